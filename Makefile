@@ -1,0 +1,47 @@
+# The README's commands. Every target does its own setup, so a fresh clone needs nothing else.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "setup: $(PYTHON) not found (Python 3.11+ is required)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv with the operator, the emulator and the test tools
+
+testbin: ## Build etcd, kube-apiserver, kube-controller-manager and kubectl into .testbin/
+	@bash tools/testenv/build.sh
+
+lint: $(STAMP) ## ruff, mypy (strict) and import-linter
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: $(STAMP) testbin lint ## All setup, then the whole suite against a real control plane
+	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+cluster: $(STAMP) testbin ## Run the local control plane in the foreground (kubeconfig: .testenv/kubeconfig)
+	$(BIN)/python -m tests.support.controlplane --kubeconfig-out .testenv/kubeconfig
+
+emulator: $(STAMP) ## Run the NeMo Evaluator emulator on 127.0.0.1:7331
+	$(BIN)/nemo-evaluator-emulator --host 127.0.0.1 --port 7331
+
+demo: $(STAMP) testbin ## Control plane + emulator + operator + samples, then print the results
+	$(BIN)/python -m tests.support.demo
+
+clean: ## Remove build outputs (keeps Go caches)
+	rm -rf .testbin .testenv .venv .demo
+
+.PHONY: help venv testbin lint test cluster emulator demo clean
