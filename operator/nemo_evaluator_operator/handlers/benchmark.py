@@ -1,0 +1,106 @@
+"""Benchmark handlers: one level-based reconcile for create/resume/update, plus the finalizer."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import kopf
+
+from ..constants import BENCHMARK_PLURAL, GROUP, VERSION, Reason
+from ..evaluator.errors import EvaluatorError
+from ..models import Benchmark
+from ..reconcile.benchmark import (
+    ConfigSync,
+    benchmark_status,
+    delete_config,
+    desired_config,
+    ensure_config,
+)
+from ..reconcile.conditions import now_iso
+from ..reconcile.failures import Failure, FailureKind, classify
+from .glue import backoff, parse, write_status
+from .runtime import Runtime, runtime
+
+__all__ = ["finalize_benchmark", "reconcile_benchmark"]
+
+
+@kopf.on.create(GROUP, VERSION, BENCHMARK_PLURAL)
+@kopf.on.resume(GROUP, VERSION, BENCHMARK_PLURAL)
+@kopf.on.update(GROUP, VERSION, BENCHMARK_PLURAL, field="spec")
+async def reconcile_benchmark(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: kopf.Logger, **_: Any
+) -> None:
+    """Make NeMo hold the config the spec describes, whatever happened before."""
+    rt = runtime(memo)
+    benchmark = parse(Benchmark, body)
+    desired = desired_config(benchmark, rt.settings.evaluator_namespace)
+    failure: Failure | None = None
+    try:
+        outcome = await ensure_config(rt.evaluator, desired)
+        await _drop_stale_config(rt, benchmark, desired.ref)
+        rt.stats["last_evaluator_ok"] = time.time()
+    except EvaluatorError as err:
+        failure = classify(err, f"sync config {desired.ref}")
+    status = benchmark_status(benchmark, desired.ref, now_iso(), failure)
+    write_status(patch, benchmark.status, status)
+    if failure is None:
+        if outcome is not ConfigSync.UNCHANGED:
+            kopf.info(
+                body,
+                reason=f"Config{outcome.value}",
+                message=f"NeMo config {desired.ref} {outcome.value.lower()}",
+            )
+            logger.info("%s NeMo config %s", outcome.value, desired.ref)
+        return
+    _report_failure(body, benchmark, failure, logger)
+    if failure.kind is not FailureKind.REJECTED:
+        raise kopf.TemporaryError(
+            failure.message, delay=backoff(retry, 2.0, rt.settings.max_backoff)
+        )
+
+
+async def _drop_stale_config(rt: Runtime, benchmark: Benchmark, current_ref: str) -> None:
+    """A changed evaluatorNamespace moves the config: delete the one left behind."""
+    old = benchmark.status.config_name
+    if old and old != current_ref and "/" in old:
+        namespace, name = old.split("/", 1)
+        await delete_config(rt.evaluator, namespace, name)
+
+
+def _report_failure(
+    body: kopf.Body, benchmark: Benchmark, failure: Failure, logger: kopf.Logger
+) -> None:
+    previous = {c.type: c.reason for c in benchmark.status.conditions}
+    reason = Reason.INVALID_CONFIG if failure.kind is FailureKind.REJECTED else failure.reason
+    if previous.get("Ready") != reason:
+        kopf.warn(body, reason=reason, message=failure.message)
+    logger.warning("Failed to sync NeMo config: %s", failure.message)
+
+
+@kopf.on.delete(GROUP, VERSION, BENCHMARK_PLURAL)
+async def finalize_benchmark(
+    body: kopf.Body, memo: kopf.Memo, retry: int, logger: kopf.Logger, **_: Any
+) -> None:
+    """Delete the NeMo config; after bounded attempts give up with a Warning, never block."""
+    rt = runtime(memo)
+    benchmark = parse(Benchmark, body)
+    ref = (
+        benchmark.status.config_name
+        or desired_config(benchmark, rt.settings.evaluator_namespace).ref
+    )
+    namespace, name = ref.split("/", 1)
+    try:
+        await delete_config(rt.evaluator, namespace, name)
+    except EvaluatorError as err:
+        failure = classify(err, f"delete config {ref}")
+        if retry + 1 >= rt.settings.delete_max_attempts:
+            message = (
+                f"Gave up deleting NeMo config {ref} after {retry + 1} attempts: {failure.message}"
+            )
+            kopf.warn(body, reason=Reason.CLEANUP_ABANDONED, message=message)
+            logger.warning(message)
+            return
+        raise kopf.TemporaryError(failure.message, delay=backoff(retry, 1.0, 30.0)) from None
+    kopf.info(body, reason="ConfigDeleted", message=f"NeMo config {ref} deleted")
+    logger.info("Deleted NeMo config %s", ref)

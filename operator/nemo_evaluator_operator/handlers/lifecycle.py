@@ -1,0 +1,75 @@
+"""Operator startup and cleanup: kopf settings, one shared HTTP client, the liveness probe."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import kopf
+
+from ..constants import FINALIZER
+from ..evaluator import EvaluatorClient
+from ..resources import KubeResources, load_api_client
+from ..settings import OperatorSettings, SettingsError
+from .runtime import RUNTIME_KEY, Runtime, runtime
+
+__all__ = ["configure", "probe_evaluator", "shutdown"]
+
+log = logging.getLogger(__name__)
+
+
+def _tune(settings: kopf.OperatorSettings) -> None:
+    """kopf settings: our finalizer, bounded watches, explicit events only, modest concurrency."""
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix="evaluator.nemo.dev"
+    )
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="evaluator.nemo.dev", key="last-handled-configuration"
+    )
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 30
+    settings.posting.level = logging.WARNING
+    settings.batching.worker_limit = 50
+    settings.execution.max_workers = 8
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Read settings and create the shared clients once (tests may pre-seed settings in memo)."""
+    _tune(settings)
+    try:
+        ours = memo.get("settings") or OperatorSettings.from_env()
+    except SettingsError as err:
+        raise kopf.PermanentError(str(err)) from None
+    evaluator = EvaluatorClient.from_settings(
+        ours.evaluator_url,
+        token=ours.read_token(),
+        ca_file=str(ours.ca_file) if ours.ca_file else None,
+        timeout=ours.request_timeout,
+        connect_timeout=ours.connect_timeout,
+    )
+    memo[RUNTIME_KEY] = Runtime(
+        settings=ours, evaluator=evaluator, kube=KubeResources(load_api_client())
+    )
+    log.info("Started with NeMo Evaluator at %s", ours.evaluator_url)
+
+
+@kopf.on.cleanup()
+async def shutdown(memo: kopf.Memo, **_: Any) -> None:
+    """Close the shared HTTP client."""
+    if RUNTIME_KEY in memo:
+        await runtime(memo).evaluator.aclose()
+
+
+@kopf.on.probe(id="evaluator")
+async def probe_evaluator(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+    """Liveness detail: when NeMo last answered (the probe itself never fails on NeMo)."""
+    stats = runtime(memo).stats if RUNTIME_KEY in memo else {}
+    last = stats.get("last_evaluator_ok")
+    return {
+        "lastEvaluatorOk": last,
+        "secondsSinceEvaluatorOk": None if last is None else time.time() - last,
+    }

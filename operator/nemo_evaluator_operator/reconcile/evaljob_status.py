@@ -1,0 +1,133 @@
+"""EvalJob status transitions: phase, conditions and events for each situation, all pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..constants import Cond
+from ..evaluator.models import EvaluationJob, JobStatus
+from ..models import EvalJob, EvalJobPhase, EvalJobStatus
+from .conditions import CondSpec, apply_conditions
+
+__all__ = [
+    "EventSpec",
+    "EventType",
+    "Transition",
+    "active_conditions",
+    "phase_for_state",
+    "terminal_conditions",
+    "waiting_conditions",
+    "with_observation",
+]
+
+EventType = Literal["Normal", "Warning"]
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """A Kubernetes Event to post about the EvalJob."""
+
+    type: EventType
+    reason: str
+    message: str
+
+
+@dataclass
+class Transition:
+    """The next status and what to tell people about it."""
+
+    status: EvalJobStatus
+    events: list[EventSpec] = field(default_factory=list)
+    retry_after: float | None = None  # set for transient failures: back off, then retry
+
+
+_PHASES: dict[JobStatus, EvalJobPhase] = {
+    JobStatus.CREATED: EvalJobPhase.SUBMITTED,
+    JobStatus.PENDING: EvalJobPhase.SUBMITTED,
+    JobStatus.RUNNING: EvalJobPhase.RUNNING,
+    JobStatus.CANCELLING: EvalJobPhase.RUNNING,
+    JobStatus.COMPLETED: EvalJobPhase.SUCCEEDED,
+    JobStatus.FAILED: EvalJobPhase.FAILED,
+    JobStatus.CANCELLED: EvalJobPhase.CANCELLED,
+}
+
+
+def phase_for_state(state: JobStatus) -> EvalJobPhase | None:
+    """NeMo job status → EvalJob phase; None for statuses we do not understand."""
+    return _PHASES.get(state)
+
+
+def with_observation(status: EvalJobStatus, job: EvaluationJob, now: str) -> EvalJobStatus:
+    """Copy NeMo's progress figures into the status (only what NeMo reported)."""
+    details = job.status_details
+    updated = status.model_copy(deep=True)
+    updated.progress = details.progress
+    updated.samples_processed = details.samples_processed
+    updated.task_status = dict(details.task_status) or None
+    if details.message:
+        updated.message = details.message
+    if job.state is JobStatus.RUNNING and updated.started_at is None:
+        updated.started_at = now
+    return updated
+
+
+def _base(ej: EvalJob, status: EvalJobStatus) -> EvalJobStatus:
+    status.observed_generation = ej.metadata.generation
+    return status
+
+
+def waiting_conditions(
+    ej: EvalJob, status: EvalJobStatus, reason: str, message: str, stalled: bool, now: str
+) -> EvalJobStatus:
+    """Not submitted yet because something is missing; Stalled once the grace period is over."""
+    status = _base(ej, status)
+    status.phase = EvalJobPhase.PENDING
+    status.message = message
+    specs = [
+        CondSpec(Cond.SUCCEEDED, "Unknown", reason, message),
+        CondSpec(Cond.READY, "False", reason, message),
+        CondSpec(Cond.RECONCILING, "False" if stalled else "True", reason, message),
+        CondSpec(Cond.STALLED, "True" if stalled else "False", reason, message if stalled else ""),
+    ]
+    status.conditions = apply_conditions(status.conditions, specs, ej.metadata.generation, now)
+    return status
+
+
+def active_conditions(
+    ej: EvalJob, status: EvalJobStatus, reason: str, message: str, now: str
+) -> EvalJobStatus:
+    """Submitted or running (or retrying after a transient error): Reconciling=True."""
+    status = _base(ej, status)
+    specs = [
+        CondSpec(Cond.SUCCEEDED, "Unknown", reason, message),
+        CondSpec(Cond.READY, "False", reason, message),
+        CondSpec(Cond.RECONCILING, "True", reason, message),
+        CondSpec(Cond.STALLED, "False", reason),
+    ]
+    status.conditions = apply_conditions(status.conditions, specs, ej.metadata.generation, now)
+    return status
+
+
+def terminal_conditions(
+    ej: EvalJob,
+    status: EvalJobStatus,
+    phase: EvalJobPhase,
+    reason: str,
+    message: str,
+    now: str,
+) -> EvalJobStatus:
+    """Finished: Succeeded True/False, Ready only on success, Stalled on any other end."""
+    status = _base(ej, status)
+    status.phase = phase
+    status.message = message
+    status.completed_at = status.completed_at or now
+    ok = phase is EvalJobPhase.SUCCEEDED
+    specs = [
+        CondSpec(Cond.SUCCEEDED, "True" if ok else "False", reason, message),
+        CondSpec(Cond.READY, "True" if ok else "False", reason, message),
+        CondSpec(Cond.RECONCILING, "False", reason),
+        CondSpec(Cond.STALLED, "False" if ok else "True", reason, "" if ok else message),
+    ]
+    status.conditions = apply_conditions(status.conditions, specs, ej.metadata.generation, now)
+    return status

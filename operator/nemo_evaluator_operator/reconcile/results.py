@@ -1,0 +1,155 @@
+"""NeMo results → ConfigMap parts, headline scores, a readable summary and quality gates."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..models import CriterionResult, PassCriterion
+
+__all__ = [
+    "PART_BYTES",
+    "RenderedResults",
+    "evaluate_criteria",
+    "flatten_scores",
+    "headline",
+    "render_results",
+    "results_config_map_name",
+    "split_text",
+    "status_scores",
+    "summary_table",
+]
+
+# A ConfigMap holds at most 1 MiB in total (data plus metadata); leave room for the rest.
+PART_BYTES = 900 * 1024
+MAX_STATUS_SCORES = 16
+MAX_NAME = 253
+
+
+@dataclass(frozen=True)
+class RenderedResults:
+    """Everything derived from one results document."""
+
+    text: str
+    parts: list[str]
+    sha256: str
+    scores: dict[str, float]
+
+
+def render_results(results: Mapping[str, Any]) -> RenderedResults:
+    """Serialise deterministically (ASCII, so bytes == characters) and split into parts."""
+    text = json.dumps(results, ensure_ascii=True, indent=1)
+    return RenderedResults(
+        text=text,
+        parts=split_text(text, PART_BYTES),
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        scores=flatten_scores(results),
+    )
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut ASCII text into pieces of at most `limit` bytes; joining them gives `text` back."""
+    if not text.isascii():
+        raise ValueError("results text must be ASCII so parts split on byte boundaries")
+    return [text[i : i + limit] for i in range(0, len(text), limit)] or [""]
+
+
+def results_config_map_name(evaljob_name: str, part: int | None = None) -> str:
+    """`<name>-results` and `<name>-results-<n>`, shortened with a hash if too long."""
+    suffix = "-results" if part is None else f"-results-{part}"
+    if len(evaljob_name) + len(suffix) <= MAX_NAME:
+        return evaljob_name + suffix
+    digest = hashlib.sha256(evaljob_name.encode()).hexdigest()[:8]
+    return f"{evaljob_name[: MAX_NAME - len(suffix) - 9]}-{digest}{suffix}"
+
+
+def flatten_scores(results: Mapping[str, Any]) -> dict[str, float]:
+    """Every score as `task.metric.score` (groups as `groups.group.metric.score`)."""
+    flat: dict[str, float] = {}
+    for task, task_result in _items(results.get("tasks")):
+        flat.update(_metric_scores(task, task_result))
+    for group, group_result in _items(results.get("groups")):
+        flat.update(_metric_scores(f"groups.{group}", group_result))
+    return flat
+
+
+def _metric_scores(prefix: str, holder: Any) -> Iterator[tuple[str, float]]:
+    for metric, metric_result in _items(_get(holder, "metrics")):
+        for score, score_value in _items(_get(metric_result, "scores")):
+            value = _get(score_value, "value")
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            if numeric and math.isfinite(value):
+                yield f"{prefix}.{metric}.{score}", float(value)
+
+
+def _items(value: Any) -> list[tuple[str, Any]]:
+    return [(str(k), v) for k, v in value.items()] if isinstance(value, Mapping) else []
+
+
+def _get(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, Mapping) else None
+
+
+def status_scores(scores: Mapping[str, float], criteria: list[PassCriterion]) -> dict[str, float]:
+    """A capped selection for status: gated metrics first, then the rest in results order."""
+    chosen = [c.metric for c in criteria if c.metric in scores]
+    chosen += [key for key in scores if key not in chosen]
+    return {key: round(scores[key], 6) for key in chosen[:MAX_STATUS_SCORES]}
+
+
+def headline(scores: Mapping[str, float], criteria: list[PassCriterion]) -> str | None:
+    """One `metric=value` for `kubectl get`: the first gated metric, else the first score."""
+    for criterion in criteria:
+        if criterion.metric in scores:
+            return f"{criterion.metric}={scores[criterion.metric]:.4g}"
+    for key, value in scores.items():
+        return f"{key}={value:.4g}"
+    return None
+
+
+def evaluate_criteria(
+    scores: Mapping[str, float], criteria: list[PassCriterion]
+) -> list[CriterionResult]:
+    """Check each pass criterion; a metric missing from the results fails with that reason."""
+    return [_evaluate(scores, criterion) for criterion in criteria]
+
+
+def _evaluate(scores: Mapping[str, float], criterion: PassCriterion) -> CriterionResult:
+    value = scores.get(criterion.metric)
+    if value is None:
+        message = f"metric {criterion.metric} is not in the results"
+        passed = False
+    else:
+        low_ok = criterion.min is None or value >= criterion.min
+        high_ok = criterion.max is None or value <= criterion.max
+        passed = low_ok and high_ok
+        message = f"{value:.6g} {'within' if passed else 'outside'} {_bounds(criterion)}"
+    return CriterionResult(
+        metric=criterion.metric,
+        value=value,
+        min=criterion.min,
+        max=criterion.max,
+        passed=passed,
+        message=message,
+    )
+
+
+def _bounds(criterion: PassCriterion) -> str:
+    low = "-inf" if criterion.min is None else f"{criterion.min:g}"
+    high = "+inf" if criterion.max is None else f"{criterion.max:g}"
+    return f"[{low}, {high}]"
+
+
+def summary_table(job_id: str, scores: Mapping[str, float], gate: list[CriterionResult]) -> str:
+    """A plain-text table a person can read with `kubectl get cm -o yaml`."""
+    width = max([len("METRIC"), *(len(key) for key in scores)])
+    lines = [f"NeMo Evaluator job {job_id}", "", f"{'METRIC':<{width}}  VALUE"]
+    lines += [f"{key:<{width}}  {value:.6g}" for key, value in scores.items()]
+    if gate:
+        lines += ["", "PASS CRITERIA"]
+        lines += [f"{'PASS' if r.passed else 'FAIL'}  {r.metric}: {r.message}" for r in gate]
+    return "\n".join(lines) + "\n"

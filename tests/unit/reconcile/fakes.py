@@ -1,0 +1,136 @@
+"""In-memory stand-ins for the reconcilers' ports (fast unit tests; the real ones are tested
+end to end against kube-apiserver and the emulator)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from nemo_evaluator_operator.evaluator.errors import (
+    EvaluatorError,
+    NotFoundError,
+)
+from nemo_evaluator_operator.evaluator.models import EvaluationConfig, EvaluationJob
+from nemo_evaluator_operator.reconcile.ports import ConfigMapSpec, SecretLookup
+
+__all__ = ["FakeEvaluator", "FakeKube", "not_found"]
+
+
+def not_found(path: str) -> NotFoundError:
+    return NotFoundError(status_code=404, detail="not found", body={}, method="GET", path=path)
+
+
+@dataclass
+class FakeEvaluator:
+    """Records calls; `fail` maps a method name to an error raised on its next call."""
+
+    configs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    fail: dict[str, EvaluatorError] = field(default_factory=dict)
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    def _enter(self, name: str, arg: Any) -> None:
+        self.calls.append((name, arg))
+        if name in self.fail:
+            raise self.fail.pop(name)
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    async def create_config(self, body: dict[str, Any]) -> EvaluationConfig:
+        self._enter("create_config", body)
+        self.configs[(body["namespace"], body["name"])] = dict(body)
+        return EvaluationConfig.model_validate(body)
+
+    async def get_config(self, namespace: str, name: str) -> EvaluationConfig:
+        self._enter("get_config", (namespace, name))
+        if (namespace, name) not in self.configs:
+            raise not_found("/v1/evaluation/configs/{namespace}/{name}")
+        return EvaluationConfig.model_validate(self.configs[(namespace, name)])
+
+    async def update_config(
+        self, namespace: str, name: str, body: dict[str, Any]
+    ) -> EvaluationConfig:
+        self._enter("update_config", body)
+        self.configs[(namespace, name)].update(body)
+        return EvaluationConfig.model_validate(self.configs[(namespace, name)])
+
+    async def delete_config(self, namespace: str, name: str) -> None:
+        self._enter("delete_config", (namespace, name))
+        if self.configs.pop((namespace, name), None) is None:
+            raise not_found("/v1/evaluation/configs/{namespace}/{name}")
+
+    async def create_job(self, body: dict[str, Any]) -> EvaluationJob:
+        self._enter("create_job", body)
+        job_id = f"eval-{next(self._ids)}"
+        job = {
+            **body,
+            "id": job_id,
+            "status": "created",
+            "created_at": f"2026-01-01T00:00:0{len(self.jobs)}",
+        }
+        self.jobs[job_id] = job
+        return EvaluationJob.model_validate(job)
+
+    async def get_job(self, job_id: str) -> EvaluationJob:
+        self._enter("get_job", job_id)
+        if job_id not in self.jobs:
+            raise not_found("/v1/evaluation/jobs/{job_id}")
+        return EvaluationJob.model_validate(self.jobs[job_id])
+
+    async def find_jobs(self, custom_field: str, value: str) -> list[EvaluationJob]:
+        self._enter("find_jobs", (custom_field, value))
+        return [
+            EvaluationJob.model_validate(job)
+            for job in self.jobs.values()
+            if job.get("custom_fields", {}).get(custom_field) == value
+        ]
+
+    async def cancel_job(self, job_id: str) -> None:
+        self._enter("cancel_job", job_id)
+        self.jobs[job_id]["status"] = "cancelling"
+
+    async def delete_job(self, job_id: str) -> None:
+        self._enter("delete_job", job_id)
+        if self.jobs.pop(job_id, None) is None:
+            raise not_found("/v1/evaluation/jobs/{job_id}")
+
+    async def get_results(self, job_id: str) -> dict[str, Any]:
+        self._enter("get_results", job_id)
+        return self.results[job_id]
+
+
+@dataclass
+class FakeKube:
+    benchmarks: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    secrets: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    status_patches: list[dict[str, Any]] = field(default_factory=list)
+    config_maps: dict[str, ConfigMapSpec] = field(default_factory=dict)
+    owners: list[Mapping[str, str]] = field(default_factory=list)
+
+    async def get_benchmark(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.benchmarks.get((namespace, name))
+
+    async def read_secret_key(self, namespace: str, name: str, key: str) -> SecretLookup:
+        secret = self.secrets.get((namespace, name))
+        if secret is None:
+            return SecretLookup(
+                problem=f"Secret {namespace}/{name} not found", reason="SecretNotFound"
+            )
+        if key not in secret:
+            return SecretLookup(problem=f"no key {key}", reason="SecretKeyNotFound")
+        return SecretLookup(value=secret[key])
+
+    async def patch_evaljob_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.status_patches.append(status)
+
+    async def apply_results_configmaps(
+        self, namespace: str, owner: Mapping[str, str], config_maps: list[ConfigMapSpec]
+    ) -> None:
+        self.owners.append(owner)
+        for spec in config_maps:
+            self.config_maps[spec.name] = spec
