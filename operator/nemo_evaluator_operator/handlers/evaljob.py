@@ -43,7 +43,7 @@ async def poll_evaljob(
     rt = runtime(memo)
     ej = parse(EvalJob, body)
     ctx = EvalJobContext(
-        evaluator=rt.evaluator,
+        evaluator=rt.jobs,
         kube=rt.kube,
         grace_seconds=rt.settings.dependency_grace_seconds,
         now=datetime.now(UTC),

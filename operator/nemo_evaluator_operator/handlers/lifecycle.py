@@ -10,6 +10,7 @@ import kopf
 
 from ..constants import FINALIZER
 from ..evaluator import EvaluatorClient
+from ..reconcile.observer import BatchedJobReader
 from ..resources import KubeResources, load_api_client
 from ..settings import OperatorSettings, SettingsError
 from .runtime import RUNTIME_KEY, Runtime, runtime
@@ -52,7 +53,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         connect_timeout=ours.connect_timeout,
     )
     memo[RUNTIME_KEY] = Runtime(
-        settings=ours, evaluator=evaluator, kube=KubeResources(load_api_client())
+        settings=ours,
+        evaluator=evaluator,
+        jobs=BatchedJobReader(evaluator, ttl=ours.poll_interval),
+        kube=KubeResources(load_api_client()),
     )
     log.info("Started with NeMo Evaluator at %s", ours.evaluator_url)
 

@@ -8,6 +8,7 @@ from typing import Any
 import kopf
 
 from ..evaluator import EvaluatorClient
+from ..reconcile.observer import BatchedJobReader
 from ..resources import KubeResources
 from ..settings import OperatorSettings
 
@@ -22,6 +23,7 @@ class Runtime:
 
     settings: OperatorSettings
     evaluator: EvaluatorClient
+    jobs: BatchedJobReader  # the evaluator, with job reads batched into one list per interval
     kube: KubeResources
     stats: dict[str, Any] = field(default_factory=dict)
 

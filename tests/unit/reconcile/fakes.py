@@ -4,7 +4,7 @@ end to end against kube-apiserver and the emulator)."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,17 @@ class FakeEvaluator:
             if job.get("custom_fields", {}).get(custom_field) == value
         ]
 
+    async def iter_jobs(
+        self, *, filters: Mapping[str, str] | None = None, page_size: int = 100
+    ) -> AsyncIterator[EvaluationJob]:
+        """Pages like the real list endpoint; each page is one recorded `list_jobs` call."""
+        wanted = dict(filters or {})
+        matching = [job for job in self.jobs.values() if _matches(job, wanted)]
+        for start in range(0, max(len(matching), 1), page_size):
+            self._enter("list_jobs", wanted)
+            for job in matching[start : start + page_size]:
+                yield EvaluationJob.model_validate(job)
+
     async def cancel_job(self, job_id: str) -> None:
         self._enter("cancel_job", job_id)
         self.jobs[job_id]["status"] = "cancelling"
@@ -102,6 +113,16 @@ class FakeEvaluator:
     async def get_results(self, job_id: str) -> dict[str, Any]:
         self._enter("get_results", job_id)
         return self.results[job_id]
+
+
+def _matches(job: dict[str, Any], filters: dict[str, str]) -> bool:
+    for key, value in filters.items():
+        if key.startswith("custom_fields."):
+            if job.get("custom_fields", {}).get(key.split(".", 1)[1]) != value:
+                return False
+        elif job.get(key) != value:
+            return False
+    return True
 
 
 @dataclass
