@@ -1,0 +1,57 @@
+"""Model of the Benchmark custom resource (``benchmarks.evaluator.nemo.dev``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .common import CamelModel, Condition, ObjectMeta
+
+__all__ = ["Benchmark", "BenchmarkConfig", "BenchmarkSpec", "BenchmarkStatus"]
+
+
+class BenchmarkConfig(BaseModel):
+    """A NeMo Evaluator evaluation config, in NeMo's own snake_case names.
+
+    Not camel-aliased: users copy these from NVIDIA's docs and the operator sends them as written.
+    Extra keys are kept so nothing the user wrote is silently lost on the way to NeMo (the CRD
+    schema prunes unknown keys, so in practice only type/params/tasks/groups arrive).
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    params: dict[str, Any] | None = None
+    tasks: dict[str, Any] | None = None
+    groups: dict[str, Any] | None = None
+
+    def to_nemo(self) -> dict[str, Any]:
+        """Return the config body fields for the NeMo API (None dropped, extras included)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class BenchmarkSpec(CamelModel):
+    """Desired state: which NeMo namespace holds the config, and the config itself."""
+
+    evaluator_namespace: str | None = None
+    config: BenchmarkConfig
+
+
+class BenchmarkStatus(CamelModel):
+    """Observed state written by the operator."""
+
+    observed_generation: int | None = None
+    config_name: str | None = None
+    conditions: list[Condition] = []
+    eval_jobs: int | None = None
+
+
+class Benchmark(CamelModel):
+    """A Benchmark object as read from the API server."""
+
+    api_version: str
+    kind: str
+    metadata: ObjectMeta
+    spec: BenchmarkSpec
+    status: BenchmarkStatus = Field(default_factory=BenchmarkStatus)
