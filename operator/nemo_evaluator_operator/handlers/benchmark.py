@@ -54,6 +54,7 @@ async def reconcile_benchmark(
             logger.info("%s NeMo config %s", outcome.value, desired.ref)
         return
     _report_failure(body, benchmark, failure, logger)
+    rt.metrics.reconcile_errors.labels("Benchmark", failure.reason or Reason.INVALID_CONFIG).inc()
     if failure.kind is not FailureKind.REJECTED:
         raise kopf.TemporaryError(
             failure.message, delay=backoff(retry, 2.0, rt.settings.max_backoff)

@@ -21,7 +21,7 @@ from ..reconcile.failures import classify
 from .glue import backoff, parse, post_events, write_status
 from .runtime import runtime
 
-__all__ = ["finalize_evaljob", "is_active", "poll_evaljob"]
+__all__ = ["finalize_evaljob", "is_active", "poll_evaljob", "track_phase"]
 
 # kopf reads timer intervals when the decorator runs, before startup; so read the env here.
 POLL_INTERVAL = float(os.environ.get("OPERATOR_POLL_INTERVAL") or 10.0)
@@ -56,13 +56,29 @@ async def poll_evaljob(
     post_events(body, transition.events)
     for event in transition.events:
         logger.info("%s: %s", event.reason, event.message)
+        if event.reason == Reason.SUBMITTED:
+            rt.metrics.submissions.labels(
+                "adopted" if "adopted" in event.message else "created"
+            ).inc()
+    rt.metrics.mark_observed(ej.metadata.uid)
     if transition.retry_after is None:
         rt.stats["last_evaluator_ok"] = time.time()
         return
+    reason = next((c.reason for c in transition.status.conditions if c.type == "Reconciling"), "")
+    rt.metrics.reconcile_errors.labels("EvalJob", reason).inc()
     delay = max(
         transition.retry_after, backoff(retry, rt.settings.poll_interval, rt.settings.max_backoff)
     )
     raise kopf.TemporaryError(transition.status.message or "retrying", delay=delay)
+
+
+@kopf.on.event(GROUP, VERSION, EVALJOB_PLURAL)
+def track_phase(
+    event: kopf.RawEvent, status: kopf.Status, uid: str, memo: kopf.Memo, **_: Any
+) -> None:
+    """Keep the EvalJobs-by-phase gauge current from the watch stream (no API calls)."""
+    phase = None if event.get("type") == "DELETED" else status.get("phase") or "Pending"
+    runtime(memo).metrics.track_phase(uid, phase, active=phase not in _TERMINAL)
 
 
 @kopf.on.delete(GROUP, VERSION, EVALJOB_PLURAL)

@@ -10,6 +10,7 @@ import kopf
 
 from ..constants import FINALIZER
 from ..evaluator import EvaluatorClient
+from ..metrics import Metrics
 from ..reconcile.observer import BatchedJobReader
 from ..resources import KubeResources, load_api_client
 from ..settings import OperatorSettings, SettingsError
@@ -45,18 +46,23 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         ours = memo.get("settings") or OperatorSettings.from_env()
     except SettingsError as err:
         raise kopf.PermanentError(str(err)) from None
+    metrics = Metrics()
+    if ours.metrics_port:
+        metrics.serve(ours.metrics_port)
     evaluator = EvaluatorClient.from_settings(
         ours.evaluator_url,
         token=ours.read_token(),
         ca_file=str(ours.ca_file) if ours.ca_file else None,
         timeout=ours.request_timeout,
         connect_timeout=ours.connect_timeout,
+        on_response=metrics.observe_response,
     )
     memo[RUNTIME_KEY] = Runtime(
         settings=ours,
         evaluator=evaluator,
         jobs=BatchedJobReader(evaluator, ttl=ours.poll_interval),
         kube=KubeResources(load_api_client()),
+        metrics=metrics,
     )
     log.info("Started with NeMo Evaluator at %s", ours.evaluator_url)
 

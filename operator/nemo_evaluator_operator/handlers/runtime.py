@@ -8,6 +8,7 @@ from typing import Any
 import kopf
 
 from ..evaluator import EvaluatorClient
+from ..metrics import Metrics
 from ..reconcile.observer import BatchedJobReader
 from ..resources import KubeResources
 from ..settings import OperatorSettings
@@ -25,6 +26,7 @@ class Runtime:
     evaluator: EvaluatorClient
     jobs: BatchedJobReader  # the evaluator, with job reads batched into one list per interval
     kube: KubeResources
+    metrics: Metrics
     stats: dict[str, Any] = field(default_factory=dict)
 
 

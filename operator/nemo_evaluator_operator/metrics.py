@@ -1,0 +1,88 @@
+"""Prometheus metrics: what the operator asks of NeMo, and where its EvalJobs stand."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+__all__ = ["Metrics"]
+
+
+class Metrics:
+    """One registry per operator, so tests can run several without global state clashing."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.nemo_requests = Counter(
+            "nemo_evaluator_operator_nemo_requests",
+            "Requests sent to NeMo Evaluator, by method, route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.nemo_latency = Histogram(
+            "nemo_evaluator_operator_nemo_request_seconds",
+            "NeMo Evaluator request latency",
+            ["method", "route"],
+            registry=self.registry,
+        )
+        self.submissions = Counter(
+            "nemo_evaluator_operator_submissions",
+            "NeMo jobs created or adopted for EvalJobs",
+            ["how"],
+            registry=self.registry,
+        )
+        self.reconcile_errors = Counter(
+            "nemo_evaluator_operator_reconcile_errors",
+            "Reconcile attempts that ended in an error, by kind and reason",
+            ["kind", "reason"],
+            registry=self.registry,
+        )
+        self.evaljobs = Gauge(
+            "nemo_evaluator_operator_evaljobs",
+            "EvalJobs seen by the operator, by phase",
+            ["phase"],
+            registry=self.registry,
+        )
+        self.poll_lag = Gauge(
+            "nemo_evaluator_operator_poll_lag_seconds",
+            "Longest time since an active EvalJob was last observed in NeMo",
+            registry=self.registry,
+        )
+        self.poll_lag.set_function(self._max_lag)
+        self._phases: dict[str, str] = {}
+        self._observed: dict[str, float] = {}
+
+    def observe_response(self, method: str, route: str, status: int | None, seconds: float) -> None:
+        """The NeMo client's response hook."""
+        code = "error" if status is None else str(status)
+        self.nemo_requests.labels(method, route, code).inc()
+        self.nemo_latency.labels(method, route).observe(seconds)
+
+    def track_phase(self, uid: str, phase: str | None, active: bool) -> None:
+        """Remember an EvalJob's phase (None: deleted) for the by-phase gauge."""
+        if phase is None:
+            self._phases.pop(uid, None)
+            self._observed.pop(uid, None)
+        else:
+            self._phases[uid] = phase
+            if not active:
+                self._observed.pop(uid, None)
+        counts: dict[str, int] = {}
+        for value in self._phases.values():
+            counts[value] = counts.get(value, 0) + 1
+        for name in ("Pending", "Submitted", "Running", "Succeeded", "Failed", "Cancelled"):
+            self.evaljobs.labels(name).set(counts.get(name, 0))
+
+    def mark_observed(self, uid: str) -> None:
+        """An active EvalJob was just reconciled against NeMo."""
+        self._observed[uid] = time.monotonic()
+
+    def _max_lag(self) -> float:
+        if not self._observed:
+            return 0.0
+        return time.monotonic() - min(self._observed.values())
+
+    def serve(self, port: int) -> None:
+        """Expose /metrics on `port` (a daemon thread owned by prometheus_client)."""
+        start_http_server(port, registry=self.registry)
