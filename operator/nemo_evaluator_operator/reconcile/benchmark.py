@@ -97,6 +97,12 @@ def differs(desired: DesiredConfig, observed: EvaluationConfig) -> bool:
 
 
 def _normal(value: Any) -> Any:
+    """Drop nulls and empty containers at every level: NeMo echoes unset fields as null."""
+    if isinstance(value, dict):
+        cleaned = {k: _normal(v) for k, v in value.items()}
+        value = {k: v for k, v in cleaned.items() if v is not None}
+    elif isinstance(value, list):
+        value = [_normal(v) for v in value]
     return value if value not in (None, {}, []) else None
 
 

@@ -1,0 +1,1 @@
+"""End-to-end tests: real kube-apiserver, emulator process, operator process."""
