@@ -1,0 +1,1 @@
+"""Tests of the NeMo Evaluator client, its models and errors."""
