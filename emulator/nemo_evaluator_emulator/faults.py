@@ -2,7 +2,10 @@
 
 A rule matches a method (or `*`) and a path glob (`fnmatch`, where `*` also crosses `/`). When
 it fires it may add latency, then answer with a status code (optionally `x-should-retry` and
-`retry-after` headers) or drop the connection; a rule without status or drop only adds latency.
+`retry-after` headers) or drop the connection, without processing the request. A rule without
+status or drop lets the request through: `latency_after_seconds` then delays the response after
+the request took effect, and `drop_after` processes it but cuts the connection instead of
+answering (a client that "never heard back" although the job exists).
 `probability` makes it fire at random (seeded, so runs repeat) and `count` limits how many
 times it fires. An outage makes every non-control request fail for some wall-clock seconds.
 Outages and latency use real time, not the emulator clock, so a frozen clock cannot stall them.
@@ -68,6 +71,13 @@ class Decision:
     drop: bool = False
     headers: tuple[tuple[str, str], ...] = ()
     detail: str = ""
+    latency_after: float = 0.0
+    drop_after: bool = False
+
+    @property
+    def holds_response(self) -> bool:
+        """Whether the real response must be buffered (delayed or swallowed)."""
+        return self.latency_after > 0 or self.drop_after
 
 
 def _rule_decision(rule: FaultRule) -> Decision:
@@ -78,8 +88,16 @@ def _rule_decision(rule: FaultRule) -> Decision:
     if spec.retry_after is not None:
         headers.append(("retry-after", f"{spec.retry_after:g}"))
     detail = spec.detail or f"Injected fault {rule.id}"
-    name = f"rule:{rule.id}"
-    return Decision(name, spec.latency_seconds, spec.status, spec.drop, tuple(headers), detail)
+    return Decision(
+        name=f"rule:{rule.id}",
+        latency=spec.latency_seconds,
+        status=spec.status,
+        drop=spec.drop,
+        headers=tuple(headers),
+        detail=detail,
+        latency_after=spec.latency_after_seconds,
+        drop_after=spec.drop_after,
+    )
 
 
 class FaultBook:

@@ -102,9 +102,27 @@ class EmulatorMiddleware:
             await _send_error(send, decision)
             return
 
+        held: list[Message] = []
+
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
                 record.status = message["status"]
-            await send(message)
+            if decision.holds_response:
+                held.append(message)
+            else:
+                await send(message)
 
         await self.app(scope, receive, capture)
+        if decision.holds_response:
+            await _release(held, send, decision)
+
+
+async def _release(held: list[Message], send: Send, decision: Decision) -> None:
+    """Send a buffered response late, or drop the connection instead of sending it."""
+    if decision.latency_after:
+        await asyncio.sleep(decision.latency_after)
+    if decision.drop_after:
+        await _drop(send)
+        return
+    for message in held:
+        await send(message)

@@ -45,12 +45,12 @@ def _overview(emu: Emulator) -> dict[str, Any]:
     }
 
 
-@router.get("/state")
+@router.get("/state", response_model=None)
 async def state(emu: EmulatorDep) -> dict[str, Any]:
     return _overview(emu)
 
 
-@router.post("/reset")
+@router.post("/reset", response_model=None)
 async def reset(
     emu: EmulatorDep, body: Annotated[ResetRequest | None, Body()] = None
 ) -> dict[str, Any]:
@@ -58,12 +58,12 @@ async def reset(
     return _overview(emu)
 
 
-@router.get("/settings")
+@router.get("/settings", response_model=None)
 async def get_settings(emu: EmulatorDep) -> dict[str, Any]:
     return emu.settings.model_dump()
 
 
-@router.patch("/settings")
+@router.patch("/settings", response_model=None)
 async def patch_settings(
     emu: EmulatorDep, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
@@ -77,54 +77,54 @@ async def patch_settings(
     return emu.settings.model_dump()
 
 
-@router.post("/fail-next")
+@router.post("/fail-next", response_model=None)
 async def fail_next(body: FailNextRequest, emu: EmulatorDep) -> dict[str, Any]:
     emu.fail_queue.extend([PlannedFailure(body.message, body.phase)] * body.count)
     return {"fail_queue": [vars(f) for f in emu.fail_queue]}
 
 
-@router.delete("/fail-next")
+@router.delete("/fail-next", response_model=None)
 async def clear_fail_next(emu: EmulatorDep) -> dict[str, Any]:
     emu.fail_queue.clear()
     return {"fail_queue": []}
 
 
-@router.post("/faults", status_code=201)
+@router.post("/faults", status_code=201, response_model=None)
 async def add_fault(body: FaultCreate, emu: EmulatorDep) -> dict[str, Any]:
     return emu.faults.add(body).to_json()
 
 
-@router.get("/faults")
+@router.get("/faults", response_model=None)
 async def list_faults(emu: EmulatorDep) -> dict[str, Any]:
     return {"data": [r.to_json() for r in emu.faults.rules]}
 
 
-@router.delete("/faults")
+@router.delete("/faults", response_model=None)
 async def clear_faults(emu: EmulatorDep) -> dict[str, Any]:
     emu.faults.rules.clear()
     return {"data": []}
 
 
-@router.delete("/faults/{fault_id}")
+@router.delete("/faults/{fault_id}", response_model=None)
 async def remove_fault(fault_id: str, emu: EmulatorDep) -> dict[str, Any]:
     if not emu.faults.remove(fault_id):
         raise ApiError(404, f"Fault {fault_id} not found")
     return {"data": [r.to_json() for r in emu.faults.rules]}
 
 
-@router.post("/outage")
+@router.post("/outage", response_model=None)
 async def start_outage(body: OutageRequest, emu: EmulatorDep) -> dict[str, Any]:
     emu.faults.start_outage(body.seconds, body.mode, body.status)
     return {"outage": emu.faults.outage.to_json() if emu.faults.outage else None}
 
 
-@router.delete("/outage")
+@router.delete("/outage", response_model=None)
 async def end_outage(emu: EmulatorDep) -> dict[str, Any]:
     emu.faults.outage = None
     return {"outage": None}
 
 
-@router.get("/requests")
+@router.get("/requests", response_model=None)
 async def list_requests(
     emu: EmulatorDep,
     method: Annotated[str | None, Query()] = None,
@@ -134,30 +134,30 @@ async def list_requests(
     return {"data": emu.requests.query(method, path_prefix, since)}
 
 
-@router.delete("/requests")
+@router.delete("/requests", response_model=None)
 async def clear_requests(emu: EmulatorDep) -> dict[str, Any]:
     emu.requests.clear()
     return {"data": []}
 
 
-@router.get("/clock")
+@router.get("/clock", response_model=None)
 async def clock(emu: EmulatorDep) -> dict[str, Any]:
     return emu.clock.describe()
 
 
-@router.post("/clock/freeze")
+@router.post("/clock/freeze", response_model=None)
 async def freeze(emu: EmulatorDep) -> dict[str, Any]:
     emu.clock.freeze()
     return emu.clock.describe()
 
 
-@router.post("/clock/unfreeze")
+@router.post("/clock/unfreeze", response_model=None)
 async def unfreeze(emu: EmulatorDep) -> dict[str, Any]:
     emu.clock.unfreeze()
     return emu.clock.describe()
 
 
-@router.post("/clock/advance")
+@router.post("/clock/advance", response_model=None)
 async def advance(body: AdvanceRequest, emu: EmulatorDep) -> dict[str, Any]:
     emu.clock.advance(body.seconds)
     return emu.clock.describe()
@@ -173,12 +173,12 @@ def _job_debug(emu: Emulator, job_id: str) -> dict[str, Any]:
     }
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", response_model=None)
 async def job_debug(job_id: str, emu: EmulatorDep) -> dict[str, Any]:
     return _job_debug(emu, job_id)
 
 
-@router.patch("/jobs/{job_id}")
+@router.patch("/jobs/{job_id}", response_model=None)
 async def job_control(job_id: str, body: JobControl, emu: EmulatorDep) -> dict[str, Any]:
     record = emu.store.job(job_id)
     if body.phase_seconds is not None:
@@ -192,6 +192,6 @@ async def job_control(job_id: str, body: JobControl, emu: EmulatorDep) -> dict[s
     return _job_debug(emu, job_id)
 
 
-@router.post("/jobs/{job_id}/force")
+@router.post("/jobs/{job_id}/force", response_model=None)
 async def force(job_id: str, body: ForceRequest, emu: EmulatorDep) -> dict[str, Any]:
     return force_job(emu, job_id, body.status, body.message)

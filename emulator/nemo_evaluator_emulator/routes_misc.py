@@ -19,12 +19,12 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.get("/health")
+@router.get("/health", response_model=None)
 async def health() -> dict[str, str]:
     return {"status": "healthy"}
 
 
-@router.post("/v1/evaluation/live", tags=["live"])
+@router.post("/v1/evaluation/live", tags=["live"], response_model=None)
 async def live(body: JobCreate, emu: EmulatorDep) -> dict[str, Any]:
     config = resolve_reference(emu, "config", emu.store.configs, body.config)
     target = resolve_reference(emu, "target", emu.store.targets, body.target)

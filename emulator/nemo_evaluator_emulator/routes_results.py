@@ -47,7 +47,7 @@ def _find(emu: Emulator, result_id: str) -> tuple[JobRecord | None, dict[str, An
     return None, stored
 
 
-@router.post("")
+@router.post("", response_model=None)
 async def create_result(body: ResultCreate, emu: EmulatorDep) -> dict[str, Any]:
     stamp = iso(emu.now())
     entity = {
@@ -63,7 +63,7 @@ async def create_result(body: ResultCreate, emu: EmulatorDep) -> dict[str, Any]:
     return entity
 
 
-@router.get("")
+@router.get("", response_model=None)
 async def list_results(request: Request, emu: EmulatorDep) -> dict[str, Any]:
     s = emu.settings
     query = parse_list_query(request.query_params, s.default_page_size, s.max_page_size)
@@ -74,12 +74,12 @@ async def list_results(request: Request, emu: EmulatorDep) -> dict[str, Any]:
     return {**page, "filter": query.filter}
 
 
-@router.get("/{result_id}")
+@router.get("/{result_id}", response_model=None)
 async def get_result(result_id: str, emu: EmulatorDep) -> dict[str, Any]:
     return _find(emu, result_id)[1]
 
 
-@router.patch("/{result_id}")
+@router.patch("/{result_id}", response_model=None)
 async def update_result(result_id: str, body: ResultUpdate, emu: EmulatorDep) -> dict[str, Any]:
     _, current = _find(emu, result_id)
     updated = {
@@ -92,7 +92,7 @@ async def update_result(result_id: str, body: ResultUpdate, emu: EmulatorDep) ->
     return updated
 
 
-@router.delete("/{result_id}")
+@router.delete("/{result_id}", response_model=None)
 async def delete_result(result_id: str, emu: EmulatorDep) -> dict[str, Any]:
     job, _ = _find(emu, result_id)
     emu.store.results.pop(result_id, None)

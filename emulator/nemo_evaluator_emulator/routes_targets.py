@@ -17,30 +17,30 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/evaluation/targets", tags=["targets"])
 
 
-@router.post("")
+@router.post("", response_model=None)
 async def create_target(body: TargetCreate, emu: EmulatorDep) -> dict[str, Any]:
     return create_entity(emu, emu.store.targets, TARGET_PREFIX, body)
 
 
-@router.get("")
+@router.get("", response_model=None)
 async def list_targets(request: Request, emu: EmulatorDep) -> dict[str, Any]:
     s = emu.settings
     query = parse_list_query(request.query_params, s.default_page_size, s.max_page_size)
     return page_of(list(emu.store.targets), query)
 
 
-@router.get("/{namespace}/{target_name}")
+@router.get("/{namespace}/{target_name}", response_model=None)
 async def get_target(namespace: str, target_name: str, emu: EmulatorDep) -> dict[str, Any]:
     return emu.store.targets.get(namespace, target_name)
 
 
-@router.patch("/{namespace}/{target_name}")
+@router.patch("/{namespace}/{target_name}", response_model=None)
 async def update_target(
     namespace: str, target_name: str, body: TargetUpdate, emu: EmulatorDep
 ) -> dict[str, Any]:
     return patch_entity(emu, emu.store.targets, (namespace, target_name), body, TargetCreate)
 
 
-@router.delete("/{namespace}/{target_name}")
+@router.delete("/{namespace}/{target_name}", response_model=None)
 async def delete_target(namespace: str, target_name: str, emu: EmulatorDep) -> dict[str, Any]:
     return delete_entity(emu, emu.store.targets, (namespace, target_name))

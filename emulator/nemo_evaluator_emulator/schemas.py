@@ -193,6 +193,8 @@ class FaultCreate(BaseModel):
     probability: float | None = Field(default=None, ge=0, le=1)
     count: int | None = Field(default=None, ge=1)
     latency_seconds: float = Field(default=0.0, ge=0, le=600)
+    latency_after_seconds: float = Field(default=0.0, ge=0, le=600)
+    drop_after: bool = False
     should_retry: bool | None = None
     retry_after: float | None = Field(default=None, ge=0)
     drop: bool = False
