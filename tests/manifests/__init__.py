@@ -1,0 +1,1 @@
+"""Tests that keep the CRDs, the pydantic models and the sample manifests consistent."""
