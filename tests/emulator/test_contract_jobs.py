@@ -58,7 +58,10 @@ def test_create_inline_objects(sdk: NeMoMicroservices) -> None:
         "type": "model",
         "model": {"api_endpoint": {"url": "http://m/v1/completions", "model_id": "x"}},
     }
-    job = sdk.evaluation.jobs.create(config=config, target=target, namespace="team-b")
+    job = sdk.evaluation.jobs.create(
+        config=config, target=target, namespace="team-b", status="completed"
+    )
+    assert job.status == "created"  # status is server-owned: accepted, ignored
     assert job.namespace == "team-b"
     assert job.config.type == "gsm8k"
     assert job.config.params is not None
