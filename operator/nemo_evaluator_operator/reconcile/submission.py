@@ -70,7 +70,18 @@ def spec_problem(ej: EvalJob) -> str | None:
     model = ej.spec.target.get("model")
     if ej.spec.api_key_secret_ref is not None and not isinstance(model, dict):
         return "spec.apiKeySecretRef needs spec.target.model to be an object with api_endpoint"
+    if _has_key(ej.spec.target, "api_key"):
+        # Refused rather than used: a key in the spec lands in Git, etcd and every `get -o yaml`.
+        return "spec.target must not contain api_key; put the key in a Secret (apiKeySecretRef)"
     return None
+
+
+def _has_key(value: Any, key: str) -> bool:
+    if isinstance(value, dict):
+        return key in value or any(_has_key(v, key) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_key(v, key) for v in value)
+    return False
 
 
 def _ready_config(benchmark: Benchmark) -> str | None:

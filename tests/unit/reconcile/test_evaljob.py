@@ -403,3 +403,29 @@ async def test_results_failure_keeps_the_job_active_so_nothing_is_lost() -> None
         evaljob(status={"jobId": job_id, "phase": "Running"}), ctx(evaluator, kube)
     )
     assert again.status.phase is EvalJobPhase.SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    ("target", "says"),
+    [
+        ({"type": "model", "model": "ns/urn"}, "apiKeySecretRef needs"),
+        (
+            {
+                "type": "model",
+                "model": {"api_endpoint": {"url": "u", "model_id": "m", "api_key": "k"}},
+            },
+            "must not contain api_key",
+        ),
+    ],
+)
+async def test_specs_that_can_never_work_fail_at_once(target: dict[str, Any], says: str) -> None:
+    evaluator, kube = world()
+    spec = {"target": target, "apiKeySecretRef": {"name": "key", "key": "api-key"}}
+    if "api_endpoint" in str(target):
+        spec.pop("apiKeySecretRef")
+    result = await reconcile_evaljob(evaljob(spec), ctx(evaluator, kube))
+    assert evaluator.calls == []
+    assert result.status.phase is EvalJobPhase.FAILED
+    assert conditions(result.status)["Stalled"] == ("True", "InvalidSpec")
+    assert says in (result.status.message or "")
+    assert "k" not in (result.status.message or "").split()
