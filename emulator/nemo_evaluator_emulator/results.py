@@ -195,33 +195,36 @@ def _padding(seed: str, size: int) -> list[str]:
     return [unit] * max(1, math.ceil(size / (_PAD_CHUNK + 3)))
 
 
+def _scores(seed: str, plan: ResultPlan, count: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`tasks` and `groups`: hashed scores, or a group's mean of its tasks when it names none."""
+    tasks = {
+        name: {"metrics": _metrics_json(seed, name, mp, count)} for name, mp in plan.tasks.items()
+    }
+    groups = {}
+    for name, (members, mp) in plan.groups.items():
+        metrics = (
+            _metrics_json(seed, "group:" + name, mp, count) if mp else _aggregate(tasks, members)
+        )
+        groups[name] = {"metrics": metrics}
+    return tasks, groups
+
+
 def build_results(
     job: dict[str, Any], result_id: str, created_at: str, padding: int = 0
 ) -> dict[str, Any]:
     """The EvaluationResult of a completed job (`job` is its JSON, with embedded objects)."""
     config, target = job["config"], job["target"]
     seed = spec_hash(config, target)
-    count = samples_total(config, target)
-    plan = plan_for(config)
-    tasks = {
-        name: {"metrics": _metrics_json(seed, name, mp, count)} for name, mp in plan.tasks.items()
-    }
-    groups = {
-        name: {
-            "metrics": _metrics_json(seed, "group:" + name, mp, count)
-            if mp
-            else _aggregate(tasks, members)
-        }
-        for name, (members, mp) in plan.groups.items()
-    }
+    tasks, groups = _scores(seed, plan_for(config), samples_total(config, target))
+    namespace = job.get("namespace")
     result: dict[str, Any] = {
         "id": result_id,
         "job": job["id"],
-        "namespace": job.get("namespace"),
+        "namespace": namespace,
         "created_at": created_at,
         "updated_at": created_at,
         "files_url": job.get("output_files_url")
-        or f"nds://{job.get('namespace')}/evaluation-results/{job['id']}",
+        or f"nds://{namespace}/evaluation-results/{job['id']}",
         "tasks": tasks,
         "groups": groups,
         "custom_fields": {},
