@@ -39,7 +39,7 @@ emulator: $(STAMP) ## Run the NeMo Evaluator emulator on 127.0.0.1:7331
 	$(BIN)/nemo-evaluator-emulator --host 127.0.0.1 --port 7331
 
 demo: $(STAMP) testbin ## Control plane + emulator + operator + samples, then print the results
-	$(BIN)/python -m tests.support.demo
+	$(BIN)/python -m tests.support.demo $(ARGS)
 
 clean: ## Remove build outputs (keeps Go caches)
 	rm -rf .testbin .testenv .venv .demo
