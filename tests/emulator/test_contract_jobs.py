@@ -357,6 +357,10 @@ def test_download_results_and_logs_are_zip_files(
     assert logs.headers["content-type"] == "application/zip"
     with zipfile.ZipFile(io.BytesIO(logs.http_response.content)) as archive:
         assert f"logs/{job_id}.log" in archive.namelist()
+    # The SDK types download_logs as JSON `object`: strict validation rejects any ZIP (as it would
+    # from the real service); the default lenient client hands back the body decoded as text.
+    with NeMoMicroservices(base_url=str(sdk.base_url), max_retries=0) as lenient:
+        assert isinstance(lenient.evaluation.jobs.download_logs(job_id), str)
     _finish(control)
     download = sdk.evaluation.jobs.download_results(job_id)
     with zipfile.ZipFile(io.BytesIO(download.read())) as archive:
@@ -388,6 +392,8 @@ def test_delete_job_and_switches(
         sdk.evaluation.jobs.retrieve(job_id)
     with pytest.raises(NotFoundError):
         sdk.evaluation.jobs.delete(job_id)
+    other = sdk.evaluation.jobs.create(config="team-a/qa-bleu", target="team-a/llama-8b")
+    assert sdk.evaluation.jobs.delete(str(other.id)) is None
 
     control.update_settings(delete_running="refuse", job_delete_status=200)
     running = sdk.evaluation.jobs.create(config="team-a/qa-bleu", target="team-a/llama-8b")
