@@ -89,22 +89,76 @@ def _fixture_objects() -> list[tuple[str, dict[str, Any]]]:
 FIXTURES = _fixture_objects()
 
 
-@pytest.mark.parametrize(("name", "obj"), FIXTURES, ids=[n for n, _ in FIXTURES])
-def test_health_fixture_is_valid_for_the_crd(
-    name: str, obj: dict[str, Any], kubectl: Kubectl, crds: list[str], namespace: str
-) -> None:
-    """The hand-written health fixtures must be objects the API server accepts as they are."""
+def _create_with_status(
+    kubectl: Kubectl, namespace: str, name: str, obj: dict[str, Any]
+) -> dict[str, Any]:
+    """Create `obj` as `name` and write its status through the status subresource, as the
+    operator does; returns the object as stored."""
     body = copy.deepcopy(obj)
     status = body.pop("status", None)
     body["metadata"] = {"name": name, "namespace": namespace}
     kubectl("create", "-f", "-", input=json.dumps(body))
     resource = f"{obj['kind'].lower()}s.{GROUP}/{name}"
-    if status is None:
-        return
-    patch = json.dumps({"status": status})
-    kubectl("patch", resource, "-n", namespace, "--subresource=status", "--type=merge", "-p", patch)
-    stored = json.loads(kubectl("get", resource, "-n", namespace, "-o", "json").stdout)
-    assert stored["status"] == status, "the API server pruned or changed fixture status fields"
+    if status is not None:
+        patch = json.dumps({"status": status})
+        kubectl(
+            "patch", resource, "-n", namespace, "--subresource=status", "--type=merge", "-p", patch
+        )
+    stored: dict[str, Any] = json.loads(
+        kubectl("get", resource, "-n", namespace, "-o", "json").stdout
+    )
+    return stored
+
+
+@pytest.mark.parametrize(("name", "obj"), FIXTURES, ids=[n for n, _ in FIXTURES])
+def test_health_fixture_is_valid_for_the_crd(
+    name: str, obj: dict[str, Any], kubectl: Kubectl, crds: list[str], namespace: str
+) -> None:
+    """The hand-written health fixtures must be objects the API server accepts as they are."""
+    stored = _create_with_status(kubectl, namespace, name, obj)
+    if "status" in obj:
+        assert stored["status"] == obj["status"], "the API server pruned or changed status fields"
+
+
+# --------------------------------------------------------------------------- kubectl wait
+
+
+def _fixture(stem: str) -> dict[str, Any]:
+    obj: dict[str, Any] = yaml.safe_load(
+        (OBJECTS_DIR / "EvalJob" / "testdata" / f"{stem}.yaml").read_text()
+    )
+    return obj
+
+
+def _wait(kubectl: Kubectl, namespace: str, name: str, condition: str, timeout: str) -> bool:
+    result = kubectl(
+        "wait",
+        f"evaljob/{name}",
+        "-n",
+        namespace,
+        f"--for={condition}",
+        f"--timeout={timeout}",
+        check=False,
+    )
+    return result.returncode == 0
+
+
+def test_documented_kubectl_wait_commands(
+    kubectl: Kubectl, crds: list[str], namespace: str
+) -> None:
+    """The `kubectl wait` forms docs/gitops.md recommends, on finished and running EvalJobs."""
+    for stem in ("succeeded", "failed", "running"):
+        _create_with_status(kubectl, namespace, stem, _fixture(stem))
+    finished = "jsonpath={.status.completedAt}"
+    assert _wait(kubectl, namespace, "succeeded", "condition=Succeeded", "10s")
+    assert _wait(kubectl, namespace, "succeeded", "jsonpath={.status.phase}=Succeeded", "10s")
+    assert _wait(kubectl, namespace, "succeeded", finished, "10s")
+    assert _wait(kubectl, namespace, "failed", "condition=Succeeded=False", "10s")
+    assert _wait(kubectl, namespace, "failed", "condition=Stalled", "10s")
+    assert _wait(kubectl, namespace, "failed", finished, "10s")
+    assert not _wait(kubectl, namespace, "failed", "condition=Succeeded", "1s")
+    assert not _wait(kubectl, namespace, "running", finished, "1s")
+    assert not _wait(kubectl, namespace, "running", "condition=Succeeded", "1s")
 
 
 # --------------------------------------------------------------------------- RBAC decisions
