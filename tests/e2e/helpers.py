@@ -18,6 +18,7 @@ __all__ = [
     "benchmark_manifest",
     "conditions",
     "evaljob_manifest",
+    "request_mark",
     "strip_nulls",
     "wait_for",
 ]
@@ -37,6 +38,12 @@ def wait_for(fn: Callable[[], T | None], timeout: float = 60.0, what: str = "con
             return last
         time.sleep(0.25)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+def request_mark(emulator: Any) -> int:
+    """The sequence number of the emulator's newest recorded request (0 if none)."""
+    records = emulator.control.requests()
+    return max((int(r["seq"]) for r in records), default=0)
 
 
 def strip_nulls(value: Any) -> Any:

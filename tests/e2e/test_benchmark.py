@@ -12,7 +12,14 @@ import pytest
 from nemo_evaluator_emulator.testing import RunningEmulator
 from tests.support.operator_process import OperatorProcess
 
-from .helpers import CUSTOM_CONFIG, Cluster, benchmark_manifest, strip_nulls, wait_for
+from .helpers import (
+    CUSTOM_CONFIG,
+    Cluster,
+    benchmark_manifest,
+    request_mark,
+    strip_nulls,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.emulator, pytest.mark.e2e]
 
@@ -81,7 +88,7 @@ def test_config_follows_create_edit_delete(cluster: Cluster, emulator: RunningEm
 def test_restarts_at_every_step_leave_one_config(
     cluster: Cluster, emulator: RunningEmulator, operator: OperatorProcess
 ) -> None:
-    mark = len(emulator.control.requests())
+    mark = request_mark(emulator)
     operator.kill()
     cluster.apply(benchmark_manifest("qa", CUSTOM_CONFIG))
     operator.start()
@@ -140,3 +147,14 @@ def test_rejected_config_stalls_with_nemo_message_then_fix_recovers(
     cluster.apply(benchmark_manifest("qa", CUSTOM_CONFIG))
     cluster.wait_condition("Benchmark", "qa", "Ready")
     assert cluster.condition("Benchmark", "qa", "Stalled")["status"] == "False"  # type: ignore[index]
+
+
+def test_config_deleted_behind_our_back_is_recreated(
+    cluster: Cluster, emulator: RunningEmulator
+) -> None:
+    cluster.apply(benchmark_manifest("qa", CUSTOM_CONFIG))
+    ref = config_ref(cluster, "qa")
+    deleted = httpx.delete(f"{emulator.base_url}/v1/evaluation/configs/{ref}", timeout=5)
+    assert deleted.status_code in (200, 204)
+    wait_for(lambda: nemo_config(emulator, ref), 30, "the config to be re-created")
+    assert cluster.condition("Benchmark", "qa", "Ready")["status"] == "True"  # type: ignore[index]

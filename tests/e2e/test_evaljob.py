@@ -14,7 +14,14 @@ import pytest
 from nemo_evaluator_emulator.testing import RunningEmulator
 from tests.support.operator_process import OperatorProcess
 
-from .helpers import CUSTOM_CONFIG, Cluster, benchmark_manifest, evaljob_manifest, wait_for
+from .helpers import (
+    CUSTOM_CONFIG,
+    Cluster,
+    benchmark_manifest,
+    evaljob_manifest,
+    request_mark,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.emulator, pytest.mark.e2e]
 
@@ -292,3 +299,28 @@ def test_three_mebibyte_result_is_split_and_reassembled(
     assert len(text) == ref["sizeBytes"] > 3 * 1024 * 1024
     assert hashlib.sha256(text.encode()).hexdigest() == ref["sha256"]
     assert json.loads(text) == nemo_get(emulator, f"/v1/evaluation/jobs/{job_id}/results").json()
+
+
+def test_spec_change_on_a_finished_evaljob_is_acknowledged(
+    cluster: Cluster, emulator: RunningEmulator
+) -> None:
+    ready_benchmark(cluster)
+    cluster.apply(evaljob_manifest("ej", "qa"))
+    done = cluster.wait_phase("ej", "Succeeded")
+    mark = request_mark(emulator)
+    cluster.patch_spec("EvalJob", "ej", {"cancel": True})  # e.g. a GitOps tool syncing late
+
+    def acknowledged() -> dict[str, Any] | None:
+        obj = cluster.must_get("EvalJob", "ej")
+        current = obj["status"].get("observedGeneration") == obj["metadata"]["generation"]
+        return obj if current else None
+
+    obj = wait_for(acknowledged, 20, "observedGeneration to catch up")
+    assert obj["status"]["phase"] == "Succeeded"
+    assert obj["status"]["jobId"] == done["status"]["jobId"]
+    assert all(
+        c["observedGeneration"] == obj["metadata"]["generation"]
+        for c in obj["status"]["conditions"]
+    )
+    job_calls = emulator.control.requests(since=mark, path_prefix="/v1/evaluation/jobs")
+    assert job_calls == []  # finished EvalJobs cost NeMo nothing

@@ -58,6 +58,7 @@ class OperatorProcess:
             OPERATOR_DEPENDENCY_GRACE_SECONDS="20",
             OPERATOR_DELETE_MAX_ATTEMPTS="4",
             OPERATOR_MAX_BACKOFF="4",
+            OPERATOR_DRIFT_INTERVAL="3",
             PYTHONPATH=os.pathsep.join([str(REPO / "operator"), env.get("PYTHONPATH", "")]),
             PYTHONUNBUFFERED="1",
         )

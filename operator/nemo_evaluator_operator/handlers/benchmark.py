@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -22,7 +23,10 @@ from ..reconcile.failures import Failure, FailureKind, classify
 from .glue import backoff, parse, write_status
 from .runtime import Runtime, runtime
 
-__all__ = ["finalize_benchmark", "reconcile_benchmark"]
+__all__ = ["finalize_benchmark", "is_ready", "recheck_benchmark", "reconcile_benchmark"]
+
+# kopf reads timer intervals when the decorator runs, before startup; so read the env here.
+DRIFT_INTERVAL = float(os.environ.get("OPERATOR_DRIFT_INTERVAL") or 300.0)
 
 
 @kopf.on.create(GROUP, VERSION, BENCHMARK_PLURAL)
@@ -32,7 +36,32 @@ async def reconcile_benchmark(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: kopf.Logger, **_: Any
 ) -> None:
     """Make NeMo hold the config the spec describes, whatever happened before."""
-    rt = runtime(memo)
+    await _sync(body, patch, runtime(memo), retry, logger)
+
+
+def is_ready(status: kopf.Status, **_: Any) -> bool:
+    conditions = status.get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+@kopf.timer(
+    GROUP,
+    VERSION,
+    BENCHMARK_PLURAL,
+    interval=DRIFT_INTERVAL,
+    initial_delay=DRIFT_INTERVAL,
+    when=is_ready,
+)
+async def recheck_benchmark(
+    body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
+) -> None:
+    """Now and then, confirm NeMo still holds the config (someone may have deleted or edited it)."""
+    await _sync(body, patch, runtime(memo), int(kwargs.get("retry", 0)), logger)
+
+
+async def _sync(
+    body: kopf.Body, patch: kopf.Patch, rt: Runtime, retry: int, logger: kopf.Logger
+) -> None:
     benchmark = parse(Benchmark, body)
     desired = desired_config(benchmark, rt.settings.evaluator_namespace)
     failure: Failure | None = None
@@ -46,19 +75,15 @@ async def reconcile_benchmark(
     write_status(patch, benchmark.status, status)
     if failure is None:
         if outcome is not ConfigSync.UNCHANGED:
-            kopf.info(
-                body,
-                reason=f"Config{outcome.value}",
-                message=f"NeMo config {desired.ref} {outcome.value.lower()}",
-            )
+            message = f"NeMo config {desired.ref} {outcome.value.lower()}"
+            kopf.info(body, reason=f"Config{outcome.value}", message=message)
             logger.info("%s NeMo config %s", outcome.value, desired.ref)
         return
     _report_failure(body, benchmark, failure, logger)
     rt.metrics.reconcile_errors.labels("Benchmark", failure.reason or Reason.INVALID_CONFIG).inc()
     if failure.kind is not FailureKind.REJECTED:
-        raise kopf.TemporaryError(
-            failure.message, delay=backoff(retry, 2.0, rt.settings.max_backoff)
-        )
+        delay = backoff(retry, 2.0, rt.settings.max_backoff)
+        raise kopf.TemporaryError(failure.message, delay=delay)
 
 
 async def _drop_stale_config(rt: Runtime, benchmark: Benchmark, current_ref: str) -> None:

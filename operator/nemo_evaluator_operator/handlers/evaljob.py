@@ -16,12 +16,20 @@ from ..constants import EVALJOB_PLURAL, GROUP, VERSION, Reason
 from ..evaluator.errors import EvaluatorError
 from ..models import DeletionPolicy, EvalJob, EvalJobPhase
 from ..reconcile.cleanup import cleanup_job
-from ..reconcile.evaljob import EvalJobContext, reconcile_evaljob
+from ..reconcile.evaljob import EvalJobContext, acknowledge_generation, reconcile_evaljob
+from ..reconcile.evaljob_status import Transition
 from ..reconcile.failures import classify
 from .glue import backoff, parse, post_events, write_status
-from .runtime import runtime
+from .runtime import Runtime, runtime
 
-__all__ = ["finalize_evaljob", "is_active", "poll_evaljob", "track_phase"]
+__all__ = [
+    "acknowledge_finished",
+    "finalize_evaljob",
+    "is_active",
+    "is_finished",
+    "poll_evaljob",
+    "track_phase",
+]
 
 # kopf reads timer intervals when the decorator runs, before startup; so read the env here.
 POLL_INTERVAL = float(os.environ.get("OPERATOR_POLL_INTERVAL") or 10.0)
@@ -39,7 +47,6 @@ async def poll_evaljob(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
 ) -> None:
     """Submit, observe, cancel or finish, from the EvalJob as it is now."""
-    retry = int(kwargs.get("retry", 0))
     rt = runtime(memo)
     ej = parse(EvalJob, body)
     ctx = EvalJobContext(
@@ -49,27 +56,51 @@ async def poll_evaljob(
         now=datetime.now(UTC),
         known_job_id=memo.get(_JOB_ID_MEMO),
     )
-    transition = await reconcile_evaljob(ej, ctx)
-    if ctx.known_job_id:
-        memo[_JOB_ID_MEMO] = ctx.known_job_id
+    try:
+        transition = await reconcile_evaljob(ej, ctx)
+    finally:  # even if recording the id failed, this process must never post it again
+        if ctx.known_job_id:
+            memo[_JOB_ID_MEMO] = ctx.known_job_id
     write_status(patch, ej.status, transition.status)
+    _report(body, rt, ej, transition, logger)
+    if transition.retry_after is not None:
+        retry = int(kwargs.get("retry", 0))
+        pause = backoff(retry, rt.settings.poll_interval, rt.settings.max_backoff)
+        delay = max(transition.retry_after, pause)
+        raise kopf.TemporaryError(transition.status.message or "retrying", delay=delay)
+
+
+def _report(
+    body: kopf.Body, rt: Runtime, ej: EvalJob, transition: Transition, logger: kopf.Logger
+) -> None:
+    """Events, log lines and metrics for one reconcile step."""
     post_events(body, transition.events)
     for event in transition.events:
         logger.info("%s: %s", event.reason, event.message)
         if event.reason == Reason.SUBMITTED:
-            rt.metrics.submissions.labels(
-                "adopted" if "adopted" in event.message else "created"
-            ).inc()
+            how = "adopted" if "adopted" in event.message else "created"
+            rt.metrics.submissions.labels(how).inc()
     rt.metrics.mark_observed(ej.metadata.uid)
     if transition.retry_after is None:
         rt.stats["last_evaluator_ok"] = time.time()
         return
     reason = next((c.reason for c in transition.status.conditions if c.type == "Reconciling"), "")
     rt.metrics.reconcile_errors.labels("EvalJob", reason).inc()
-    delay = max(
-        transition.retry_after, backoff(retry, rt.settings.poll_interval, rt.settings.max_backoff)
-    )
-    raise kopf.TemporaryError(transition.status.message or "retrying", delay=delay)
+
+
+def is_finished(status: kopf.Status, **_: Any) -> bool:
+    return not is_active(status)
+
+
+@kopf.on.update(GROUP, VERSION, EVALJOB_PLURAL, field="spec", when=is_finished)
+async def acknowledge_finished(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+    """A finished EvalJob has no timer; still record that its new generation was seen.
+
+    Otherwise a late `cancel: true` on a finished EvalJob would leave observedGeneration
+    behind forever, and Argo CD / kstatus would report it as progressing.
+    """
+    ej = parse(EvalJob, body)
+    write_status(patch, ej.status, acknowledge_generation(ej))
 
 
 @kopf.on.event(GROUP, VERSION, EVALJOB_PLURAL)

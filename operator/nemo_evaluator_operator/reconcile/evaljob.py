@@ -37,7 +37,12 @@ from .submission import (
     spec_problem,
 )
 
-__all__ = ["EvalJobContext", "deadline_exceeded", "reconcile_evaljob"]
+__all__ = [
+    "EvalJobContext",
+    "acknowledge_generation",
+    "deadline_exceeded",
+    "reconcile_evaljob",
+]
 
 
 @dataclass
@@ -65,6 +70,17 @@ async def reconcile_evaljob(ej: EvalJob, ctx: EvalJobContext) -> Transition:
         return await _before_submission(ej, status, ctx)
     status.job_id = job_id
     return await _observe(ej, status, job_id, ctx)
+
+
+def acknowledge_generation(ej: EvalJob) -> EvalJobStatus:
+    """The same status, marked as having seen the current generation (nothing else changes)."""
+    status = ej.status.model_copy(deep=True)
+    generation = ej.metadata.generation
+    status.observed_generation = generation
+    status.conditions = [
+        c.model_copy(update={"observed_generation": generation}) for c in status.conditions
+    ]
+    return status
 
 
 def deadline_exceeded(ej: EvalJob, now: datetime) -> bool:
