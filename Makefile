@@ -41,7 +41,10 @@ emulator: $(STAMP) ## Run the NeMo Evaluator emulator on 127.0.0.1:7331
 demo: $(STAMP) testbin ## Control plane + emulator + operator + samples, then print the results
 	$(BIN)/python -m tests.support.demo $(ARGS)
 
+e2e-kind: ## With Docker and kind: install like users do in a kind cluster, then run the e2e tests there
+	bash tools/kind-e2e.sh
+
 clean: ## Remove build outputs (keeps Go caches)
 	rm -rf .testbin .testenv .venv .demo
 
-.PHONY: help venv testbin lint test cluster emulator demo clean
+.PHONY: help venv testbin lint test cluster emulator demo e2e-kind clean
