@@ -71,9 +71,9 @@ def operator(
     process.start()
     yield process
     process.stop()
-    forbidden = [
-        line for line in process.output().splitlines() if "Forbidden" in line or " 403" in line
-    ]
+    denials = ("Forbidden", " 403", "Not enough permissions", "Failed to post an event")
+    lines = process.output().splitlines()
+    forbidden = [line for line in lines if any(word in line for word in denials)]
     assert not forbidden, "the operator hit RBAC denials:\n" + "\n".join(forbidden[:20])
 
 
