@@ -322,5 +322,6 @@ def test_spec_change_on_a_finished_evaljob_is_acknowledged(
         c["observedGeneration"] == obj["metadata"]["generation"]
         for c in obj["status"]["conditions"]
     )
-    job_calls = emulator.control.requests(since=mark, path_prefix="/v1/evaluation/jobs")
+    job_id = done["status"]["jobId"]
+    job_calls = emulator.control.requests(since=mark, path_prefix=f"/v1/evaluation/jobs/{job_id}")
     assert job_calls == []  # finished EvalJobs cost NeMo nothing

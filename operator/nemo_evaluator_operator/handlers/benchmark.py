@@ -23,15 +23,17 @@ from ..reconcile.failures import Failure, FailureKind, classify
 from .glue import backoff, parse, write_status
 from .runtime import Runtime, runtime
 
-__all__ = ["finalize_benchmark", "is_ready", "recheck_benchmark", "reconcile_benchmark"]
+__all__ = ["finalize_benchmark", "is_recheckable", "recheck_benchmark", "reconcile_benchmark"]
 
 # kopf reads timer intervals when the decorator runs, before startup; so read the env here.
 DRIFT_INTERVAL = float(os.environ.get("OPERATOR_DRIFT_INTERVAL") or 300.0)
+# Unexpected errors (e.g. the Kubernetes API restarting) retry after this, not kopf's 60 s.
+ERROR_BACKOFF = 5.0
 
 
-@kopf.on.create(GROUP, VERSION, BENCHMARK_PLURAL)
-@kopf.on.resume(GROUP, VERSION, BENCHMARK_PLURAL)
-@kopf.on.update(GROUP, VERSION, BENCHMARK_PLURAL, field="spec")
+@kopf.on.create(GROUP, VERSION, BENCHMARK_PLURAL, backoff=ERROR_BACKOFF)
+@kopf.on.resume(GROUP, VERSION, BENCHMARK_PLURAL, backoff=ERROR_BACKOFF)
+@kopf.on.update(GROUP, VERSION, BENCHMARK_PLURAL, field="spec", backoff=ERROR_BACKOFF)
 async def reconcile_benchmark(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int, logger: kopf.Logger, **_: Any
 ) -> None:
@@ -39,9 +41,16 @@ async def reconcile_benchmark(
     await _sync(body, patch, runtime(memo), retry, logger)
 
 
-def is_ready(status: kopf.Status, **_: Any) -> bool:
+def is_recheckable(status: kopf.Status, **_: Any) -> bool:
+    """Every Benchmark NeMo has not rejected: Ready ones, and ones failing transiently.
+
+    Matching only Ready ones would stop the timer at the first failed re-check, and nothing
+    would ever retry (a rejected spec waits for the next edit instead).
+    """
     conditions = status.get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    if not status.get("configName"):
+        return False
+    return not any(c.get("type") == "Stalled" and c.get("status") == "True" for c in conditions)
 
 
 @kopf.timer(
@@ -50,7 +59,7 @@ def is_ready(status: kopf.Status, **_: Any) -> bool:
     BENCHMARK_PLURAL,
     interval=DRIFT_INTERVAL,
     initial_delay=DRIFT_INTERVAL,
-    when=is_ready,
+    when=is_recheckable,
 )
 async def recheck_benchmark(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
@@ -104,7 +113,7 @@ def _report_failure(
     logger.warning("Failed to sync NeMo config: %s", failure.message)
 
 
-@kopf.on.delete(GROUP, VERSION, BENCHMARK_PLURAL)
+@kopf.on.delete(GROUP, VERSION, BENCHMARK_PLURAL, backoff=ERROR_BACKOFF)
 async def finalize_benchmark(
     body: kopf.Body, memo: kopf.Memo, retry: int, logger: kopf.Logger, **_: Any
 ) -> None:

@@ -33,6 +33,8 @@ __all__ = [
 
 # kopf reads timer intervals when the decorator runs, before startup; so read the env here.
 POLL_INTERVAL = float(os.environ.get("OPERATOR_POLL_INTERVAL") or 10.0)
+# Unexpected errors (e.g. the Kubernetes API restarting) retry after this, not kopf's 60 s.
+ERROR_BACKOFF = min(POLL_INTERVAL, 5.0)
 _TERMINAL = {phase.value for phase in EvalJobPhase if phase.is_terminal}
 _JOB_ID_MEMO = "submitted_job_id"
 
@@ -42,7 +44,9 @@ def is_active(status: kopf.Status, **_: Any) -> bool:
     return status.get("phase") not in _TERMINAL
 
 
-@kopf.timer(GROUP, VERSION, EVALJOB_PLURAL, interval=POLL_INTERVAL, when=is_active)
+@kopf.timer(
+    GROUP, VERSION, EVALJOB_PLURAL, interval=POLL_INTERVAL, backoff=ERROR_BACKOFF, when=is_active
+)
 async def poll_evaljob(
     body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
 ) -> None:
@@ -92,7 +96,9 @@ def is_finished(status: kopf.Status, **_: Any) -> bool:
     return not is_active(status)
 
 
-@kopf.on.update(GROUP, VERSION, EVALJOB_PLURAL, field="spec", when=is_finished)
+@kopf.on.update(
+    GROUP, VERSION, EVALJOB_PLURAL, field="spec", backoff=ERROR_BACKOFF, when=is_finished
+)
 async def acknowledge_finished(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
     """A finished EvalJob has no timer; still record that its new generation was seen.
 
@@ -112,7 +118,7 @@ def track_phase(
     runtime(memo).metrics.track_phase(uid, phase, active=phase not in _TERMINAL)
 
 
-@kopf.on.delete(GROUP, VERSION, EVALJOB_PLURAL)
+@kopf.on.delete(GROUP, VERSION, EVALJOB_PLURAL, backoff=ERROR_BACKOFF)
 async def finalize_evaljob(
     body: kopf.Body, memo: kopf.Memo, retry: int, logger: kopf.Logger, **_: Any
 ) -> None:
