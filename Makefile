@@ -44,7 +44,10 @@ demo: $(STAMP) testbin ## Control plane + emulator + operator + samples, then pr
 e2e-kind: ## With Docker and kind: install like users do in a kind cluster, then run the e2e tests there
 	bash tools/kind-e2e.sh
 
+bench: $(STAMP) testbin ## Operator vs. NeMo SDK floor for N=100,500,1000 EvalJobs (BENCH_ARGS=...)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean: ## Remove build outputs (keeps Go caches)
 	rm -rf .testbin .testenv .venv .demo
 
-.PHONY: help venv testbin lint test cluster emulator demo e2e-kind clean
+.PHONY: help venv testbin lint test cluster emulator demo e2e-kind bench clean

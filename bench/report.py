@@ -1,0 +1,216 @@
+"""Turn the figures into a table on stdout and a Markdown + JSON file under bench/results/."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .cases import Params, SizeFigures
+
+__all__ = ["machine", "render_markdown", "render_table", "write_results"]
+
+Row = tuple[str, Callable[[SizeFigures], float | int | None], str]
+
+SUMMARY: list[Row] = [
+    ("EvalJobs created in Kubernetes (s)", lambda s: s.operator.applied_s, "{:.1f}"),
+    ("operator: all submitted (s)", lambda s: s.operator.submitted_s, "{:.1f}"),
+    ("floor: all submitted (s)", lambda s: s.floor.submitted_s, "{:.1f}"),
+    ("ratio operator/floor, submitted", lambda s: s.ratios["submitted"], "{:.2f}"),
+    ("operator: all results (s)", lambda s: s.operator.results_s, "{:.1f}"),
+    ("floor: all results (s)", lambda s: s.floor.results_s, "{:.1f}"),
+    ("ratio operator/floor, results", lambda s: s.ratios["results"], "{:.2f}"),
+    ("operator: NeMo requests", lambda s: sum(s.operator.nemo_requests.values()), "{:d}"),
+    ("floor: NeMo requests", lambda s: sum(s.floor.nemo_requests.values()), "{:d}"),
+    ("NeMo jobs active at once, peak (operator)",
+     lambda s: s.operator.polling.peak_active, "{:d}"),
+    ("operator: job lists / interval, busy", lambda s: s.operator.polling.busy_lists_per_interval,
+     "{:.1f}"),
+    ("operator: per-job GETs / interval, busy",
+     lambda s: s.operator.polling.busy_job_gets_per_interval, "{:.1f}"),
+    ("operator: job reads per active job per interval",
+     lambda s: s.operator.polling.reads_per_active_job, "{:.3f}"),
+    ("NeMo jobs active at once, peak (floor)", lambda s: s.floor.polling.peak_active, "{:d}"),
+    ("floor: job lists / interval, busy", lambda s: s.floor.polling.busy_lists_per_interval,
+     "{:.1f}"),
+    ("floor: job reads per active job per interval",
+     lambda s: s.floor.polling.reads_per_active_job, "{:.3f}"),
+    ("Kubernetes writes by the operator", lambda s: s.operator.operator_writes, "{:d}"),
+    ("  per EvalJob", lambda s: s.operator.writes_per_evaljob, "{:.2f}"),
+    ("operator peak RSS (MiB)", lambda s: s.operator.peak_rss_mib, "{:.0f}"),
+    ("operator CPU seconds, run", lambda s: s.operator.cpu_seconds, "{:.1f}"),
+    ("operator CPU seconds, incl. start-up", lambda s: s.operator.cpu_seconds_total, "{:.1f}"),
+]  # fmt: skip
+
+
+def _cell(value: float | int | None, fmt: str) -> str:
+    return "n/a" if value is None else fmt.format(value)
+
+
+def _summary_rows(sizes: Sequence[SizeFigures]) -> list[list[str]]:
+    return [[label, *(_cell(get(s), fmt) for s in sizes)] for label, get, fmt in SUMMARY]
+
+
+def render_table(sizes: Sequence[SizeFigures]) -> str:
+    """A plain-text table for stdout, one column per N."""
+    header = ["figure", *(f"N={s.n}" for s in sizes)]
+    rows = [header, *_summary_rows(sizes)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = []
+    for row in rows:
+        cells = [
+            row[0].ljust(widths[0]),
+            *(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)),
+        ]
+        lines.append("  ".join(cells))
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    align = ["---", *("---:" for _ in header[1:])]
+    return [f"| {' | '.join(r)} |" for r in (header, align, *rows)]
+
+
+def _keyed_table(title: str, columns: dict[str, dict[str, int]]) -> list[str]:
+    keys = sorted({key for column in columns.values() for key in column})
+    rows = [[f"`{key}`", *(str(col.get(key, 0)) for col in columns.values())] for key in keys]
+    return [f"#### {title}", "", *_md_table(["", *columns], rows), ""]
+
+
+def _details(size: SizeFigures) -> list[str]:
+    op, floor = size.operator, size.floor
+    lines = [f"### N = {size.n}", ""]
+    lines += _keyed_table(
+        "NeMo requests by route (emulator log; operator counters as a cross-check)",
+        {
+            "operator": op.nemo_requests,
+            "operator's own counter": op.counters,
+            "floor (SDK)": floor.nemo_requests,
+        },
+    )
+    lines += _keyed_table(
+        "Kubernetes API writes by resource, verb and HTTP code "
+        "(kube-apiserver `apiserver_request_total`)",
+        {"count": op.kube_writes},
+    )
+    lines += [
+        f"The {size.n} `evaljobs POST` are the bench's own creates; leases are kube-apiserver's "
+        f"own. Operator writes: **{op.operator_writes}** "
+        f"({op.writes_per_evaljob:.2f} per EvalJob). Submissions by the operator's counter: "
+        f"{op.submissions}. Floor polls: {floor.polls}.",
+        "",
+    ]
+    return lines
+
+
+def render_markdown(
+    sizes: Sequence[SizeFigures], params: Params, info: dict[str, Any], wall_s: float
+) -> str:
+    """The results file: machine, parameters, summary, then the detail per N."""
+    lines = [
+        f"# `make bench` results, {info['date']}",
+        "",
+        "Produced by `make bench` (bench/README.md explains every figure). Times are seconds "
+        "from the first EvalJob create (operator) or the first job create (floor). Other work "
+        "shared the machine, so compare ratios within this file rather than absolute times "
+        "across files.",
+        "",
+        "## Machine",
+        "",
+        *(f"- {key}: {value}" for key, value in info.items() if key != "date"),
+        "",
+        "## Parameters",
+        "",
+        f"- N: {', '.join(str(n) for n in params.sizes)}",
+        f"- poll interval: {params.poll_interval:g} s (operator `OPERATOR_POLL_INTERVAL` and "
+        "floor)",
+        f"- emulator phases: `{params.phases}`",
+        f"- create workers: {params.workers} (EvalJobs and floor jobs); floor page size: "
+        f"{params.page_size}",
+        f"- settle after the last result: {params.settle:g} s; timeout per run: "
+        f"{params.timeout:g} s",
+        f"- wall time of the whole bench: {wall_s:.0f} s",
+        "",
+        "## Summary",
+        "",
+        *_md_table(["figure", *(f"N={s.n}" for s in sizes)], _summary_rows(sizes)),
+        "",
+        "## Details",
+        "",
+    ]
+    for size in sizes:
+        lines += _details(size)
+    return "\n".join(lines)
+
+
+def _command(*argv: str) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip()
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory_gib() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) / (1024 * 1024)
+    return 0.0
+
+
+def machine(kubernetes_version: str) -> dict[str, Any]:
+    """What the figures depend on: cores, memory, versions, load when the bench started."""
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "nproc": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "memory": f"{_memory_gib():.1f} GiB",
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "kubernetes": kubernetes_version,
+        "kopf": metadata.version("kopf"),
+        "nemo-microservices SDK": metadata.version("nemo-microservices"),
+        "commit": _command("git", "rev-parse", "--short", "HEAD"),
+        "load average at start": load,
+    }
+
+
+def write_results(
+    out_dir: Path,
+    sizes: Sequence[SizeFigures],
+    params: Params,
+    info: dict[str, Any],
+    wall_s: float,
+) -> tuple[Path, Path]:
+    """Write ``<date>-n<sizes>.md`` and ``.json``; returns both paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{info['date']}-n{'-'.join(str(s.n) for s in sizes)}"
+    md, js = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
+    md.write_text(render_markdown(sizes, params, info, wall_s) + "\n")
+    payload = {
+        "machine": info,
+        "params": dataclasses.asdict(params),
+        "wall_seconds": wall_s,
+        "sizes": [dataclasses.asdict(s) for s in sizes],
+    }
+    js.write_text(json.dumps(payload, indent=2) + "\n")
+    return md, js

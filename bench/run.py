@@ -1,0 +1,139 @@
+"""``make bench``: the operator vs. a plain SDK script, for N EvalJobs each, on one machine.
+
+For each N: a fresh namespace and a fresh operator process apply N EvalJobs against the NeMo
+emulator and are timed and counted; then the emulator is reset and the SDK floor does the same
+N jobs. One control plane and one emulator serve the whole run. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from tests.support.controlplane import REPO_ROOT, ControlPlaneError
+
+from .cases import Params, SizeFigures, active_seconds, run_floor_case, run_operator_case, say
+from .report import machine, render_table, write_results
+from .stack import control_plane_with_crds, emulator
+
+__all__ = ["main", "parse_args"]
+
+# Short enough that N=1000 fits the 15-minute budget, long enough that jobs overlap.
+DEFAULT_PHASES = "created=1,pending=2,running=6"
+
+
+class _StoppedError(Exception):
+    """SIGTERM arrived: unwind through every ``finally`` so all processes are stopped."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _StoppedError(signal.Signals(signum).name)
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected e.g. 100,500,1000, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("sizes must be positive integers")
+    return sizes
+
+
+def _phases(text: str) -> str:
+    try:
+        active_seconds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    add = parser.add_argument
+    add("--sizes", type=_sizes, default=[100, 500, 1000], help="default: 100,500,1000")
+    add("--poll-interval", type=float, default=2.0, help="seconds (default 2)")
+    add("--phases", type=_phases, default=DEFAULT_PHASES, help=f"emulator job phase seconds "
+        f"(default {DEFAULT_PHASES})")  # fmt: skip
+    add("--timeout", type=float, default=600.0, help="seconds each run may take to reach all "
+        "results (default 600)")  # fmt: skip
+    add("--out", type=Path, default=REPO_ROOT / "bench" / "results", help="directory for the "
+        ".md and .json results (default bench/results)")  # fmt: skip
+    add("--workers", type=int, default=8, help="parallel creates (default 8)")
+    add("--page-size", type=int, default=100, help="floor list page size (default 100, like "
+        "the operator)")  # fmt: skip
+    add("--settle", type=float, default=None, help="seconds to keep counting after the last "
+        "result (default 2 poll intervals)")  # fmt: skip
+    add("--keep-logs", action="store_true", help="keep the process logs")
+    return parser.parse_args(argv)
+
+
+def _params(args: argparse.Namespace) -> Params:
+    return Params(
+        sizes=args.sizes,
+        poll_interval=args.poll_interval,
+        phases=args.phases,
+        timeout=args.timeout,
+        workers=args.workers,
+        page_size=args.page_size,
+        settle=args.settle if args.settle is not None else 2 * args.poll_interval,
+    )
+
+
+def _run_all(params: Params, log_dir: Path) -> tuple[list[SizeFigures], dict[str, Any]]:
+    figures: list[SizeFigures] = []
+    with control_plane_with_crds() as (plane, _kubectl):
+        say(f"control plane {plane.version} ready in {plane.startup_seconds:.1f}s")
+        info = machine(plane.version)
+        with emulator(params.phases, log_dir / "emulator.log") as emu:
+            for n in params.sizes:
+                say(f"N={n}: operator")
+                operator = run_operator_case(plane, emu, n, params, log_dir)
+                say(f"N={n}: floor (nemo_microservices SDK)")
+                floor = run_floor_case(emu, n, params)
+                size = SizeFigures(n, operator, floor)
+                say(f"N={n}: results after {operator.results_s:.1f}s (floor "
+                    f"{floor.results_s:.1f}s, ratio {size.ratios['results']:.2f})")  # fmt: skip
+                figures.append(size)
+    return figures, info
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run every size, print the table, write the results files; 1 on any failure."""
+    args = parse_args(argv)
+    params = _params(args)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
+    log_dir = Path(tempfile.mkdtemp(prefix="nemo-bench-"))
+    began = time.monotonic()
+    ok = False
+    try:
+        figures, info = _run_all(params, log_dir)
+        wall = time.monotonic() - began
+        print()
+        print(render_table(figures))
+        md, js = write_results(args.out, figures, params, info, wall)
+        say(f"wrote {md} and {js.name} in {wall:.0f}s")
+        ok = True
+    except (ControlPlaneError, RuntimeError, TimeoutError, OSError) as err:
+        say(f"failed: {err}")
+    except (KeyboardInterrupt, _StoppedError):
+        say("interrupted; every process was stopped")
+    finally:
+        if ok and not args.keep_logs:
+            shutil.rmtree(log_dir, ignore_errors=True)
+        else:
+            say(f"logs kept in {log_dir}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The processes under test: control plane + CRDs, the emulator, and one operator per run.
+
+Everything is a context manager or stopped in ``finally``, so Ctrl-C leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from tests.support.controlplane import REPO_ROOT, ControlPlane, Kubectl
+from tests.support.operator_process import OperatorProcess
+
+from nemo_evaluator_emulator.testing import RunningEmulator, free_port, run_emulator
+
+__all__ = ["BenchOperator", "control_plane_with_crds", "emulator"]
+
+_PR_SET_PDEATHSIG = 1
+MAX_RECORDED_REQUESTS = 1_000_000  # the whole run must fit: the figures come from this log
+
+
+@contextlib.contextmanager
+def control_plane_with_crds() -> Iterator[tuple[ControlPlane, Kubectl]]:
+    """etcd + kube-apiserver + kube-controller-manager with our CRDs Established."""
+    with ControlPlane() as plane:
+        kubectl = Kubectl(plane.kubectl_path, plane.kubeconfig)
+        kubectl("apply", "-k", str(REPO_ROOT / "crds"))
+        kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        yield plane, kubectl
+
+
+@contextlib.contextmanager
+def emulator(phases: str, log_path: Path) -> Iterator[RunningEmulator]:
+    """The NeMo emulator with a request log big enough for the whole run, no access log."""
+    with run_emulator(
+        "--max-recorded-requests", str(MAX_RECORDED_REQUESTS), "--no-access-log",
+        "--log-level", "warning", phase_seconds=phases, log_path=log_path,
+    ) as emu:  # fmt: skip
+        yield emu
+
+
+def _die_with_parent() -> Callable[[], None]:
+    """preexec_fn: SIGTERM the operator if the bench dies, so a SIGKILLed bench leaks nothing."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def setup() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGTERM), 0, 0, 0)
+
+    return setup
+
+
+# OperatorProcess shortens these for the e2e tests; the bench keeps the operator's defaults.
+TEST_ONLY_SETTINGS = (
+    "OPERATOR_DEPENDENCY_GRACE_SECONDS",
+    "OPERATOR_DELETE_MAX_ATTEMPTS",
+    "OPERATOR_MAX_BACKOFF",
+    "OPERATOR_DRIFT_INTERVAL",
+)
+
+
+class BenchOperator(OperatorProcess):
+    """The operator as in production: INFO logging (no ``--verbose``) and default settings
+    except the poll interval, the watched namespace, the liveness and metrics ports."""
+
+    def __init__(
+        self, kubeconfig: Path, evaluator_url: str, log_dir: Path, env: dict[str, str]
+    ) -> None:
+        self.metrics_port = free_port()
+        super().__init__(
+            kubeconfig,
+            evaluator_url,
+            log_dir,
+            {**env, "OPERATOR_METRICS_PORT": str(self.metrics_port)},
+        )
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise RuntimeError("operator not started")
+        return self.proc.pid
+
+    def _env(self) -> dict[str, str]:
+        env = super()._env()
+        for name in TEST_ONLY_SETTINGS:
+            if name not in self.extra_env:
+                env.pop(name, None)
+        return env
+
+    def start(self, wait: bool = True) -> None:
+        self.starts += 1
+        log = self.log_dir / f"operator-{self.starts}.log"
+        self.log_files.append(log)
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "nemo_evaluator_operator"],
+                env=self._env(), stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=_die_with_parent(),
+            )  # fmt: skip
+        if wait:
+            self.wait_live()
