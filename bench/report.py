@@ -13,6 +13,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from tests.support.controlplane import REPO_ROOT
+
 from .cases import Params, SizeFigures
 
 __all__ = ["machine", "render_markdown", "render_table", "write_results"]
@@ -176,6 +178,13 @@ def _memory_gib() -> float:
     return 0.0
 
 
+def _commit() -> str:
+    """HEAD, flagged when the code under test differs from it."""
+    head = _command("git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD")
+    dirty = _command("git", "-C", str(REPO_ROOT), "status", "--porcelain", "operator", "emulator")
+    return f"{head} (with uncommitted changes in operator/ or emulator/)" if dirty else head
+
+
 def machine(kubernetes_version: str) -> dict[str, Any]:
     """What the figures depend on: cores, memory, versions, load when the bench started."""
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -189,7 +198,7 @@ def machine(kubernetes_version: str) -> dict[str, Any]:
         "kubernetes": kubernetes_version,
         "kopf": metadata.version("kopf"),
         "nemo-microservices SDK": metadata.version("nemo-microservices"),
-        "commit": _command("git", "rev-parse", "--short", "HEAD"),
+        "commit": _commit(),
         "load average at start": load,
     }
 
