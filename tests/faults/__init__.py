@@ -1,0 +1,1 @@
+"""Fault suite: NeMo errors, outages and restarts while EvalJobs run; nothing lost."""
