@@ -1,0 +1,1 @@
+"""Bad-input suite: hostile manifests are rejected or surfaced as conditions; the operator holds."""
