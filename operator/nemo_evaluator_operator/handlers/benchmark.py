@@ -20,7 +20,7 @@ from ..reconcile.benchmark import (
 )
 from ..reconcile.conditions import now_iso
 from ..reconcile.failures import Failure, FailureKind, classify
-from .glue import backoff, parse, write_status
+from .glue import backoff, parse, retry_or_give_up, write_status
 from .runtime import Runtime, runtime
 
 __all__ = ["finalize_benchmark", "is_recheckable", "recheck_benchmark", "reconcile_benchmark"]
@@ -128,14 +128,9 @@ async def finalize_benchmark(
     try:
         await delete_config(rt.evaluator, namespace, name)
     except EvaluatorError as err:
-        failure = classify(err, f"delete config {ref}")
-        if retry + 1 >= rt.settings.delete_max_attempts:
-            message = (
-                f"Gave up deleting NeMo config {ref} after {retry + 1} attempts: {failure.message}"
-            )
-            kopf.warn(body, reason=Reason.CLEANUP_ABANDONED, message=message)
-            logger.warning(message)
-            return
-        raise kopf.TemporaryError(failure.message, delay=backoff(retry, 1.0, 30.0)) from None
+        problem = classify(err, f"delete config {ref}").message
+        attempts = rt.settings.delete_max_attempts
+        retry_or_give_up(body, retry, attempts, f"NeMo config {ref}", problem, logger)
+        return
     kopf.info(body, reason="ConfigDeleted", message=f"NeMo config {ref} deleted")
     logger.info("Deleted NeMo config %s", ref)

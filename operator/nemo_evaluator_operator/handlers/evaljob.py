@@ -19,7 +19,7 @@ from ..reconcile.cleanup import cleanup_job
 from ..reconcile.evaljob import EvalJobContext, acknowledge_generation, reconcile_evaljob
 from ..reconcile.evaljob_status import Transition
 from ..reconcile.failures import classify
-from .glue import backoff, parse, post_events, write_status
+from .glue import backoff, parse, post_events, retry_or_give_up, write_status
 from .runtime import Runtime, runtime
 
 __all__ = [
@@ -141,9 +141,5 @@ async def finalize_evaljob(
         problem = f"NeMo job {job} is still cancelling"
     except EvaluatorError as err:
         problem = classify(err, f"clean up job {job}").message
-    if retry + 1 >= rt.settings.delete_max_attempts:
-        message = f"Gave up cleaning up NeMo job {job} after {retry + 1} attempts: {problem}"
-        kopf.warn(body, reason=Reason.CLEANUP_ABANDONED, message=message)
-        logger.warning(message)
-        return
-    raise kopf.TemporaryError(problem, delay=backoff(retry, 1.0, 30.0))
+    attempts = rt.settings.delete_max_attempts
+    retry_or_give_up(body, retry, attempts, f"NeMo job {job}", problem, logger)

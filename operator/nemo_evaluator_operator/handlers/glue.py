@@ -8,9 +8,17 @@ from typing import Any, TypeVar
 import kopf
 from pydantic import BaseModel, ValidationError
 
+from ..constants import Reason
 from ..reconcile.evaljob_status import EventSpec
 
-__all__ = ["backoff", "parse", "post_events", "status_dict", "write_status"]
+__all__ = [
+    "backoff",
+    "parse",
+    "post_events",
+    "retry_or_give_up",
+    "status_dict",
+    "write_status",
+]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -45,6 +53,21 @@ def post_events(body: kopf.Body, events: Iterable[EventSpec]) -> None:
     """Post each event on the object (kopf attaches the involvedObject)."""
     for event in events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+
+def retry_or_give_up(
+    body: kopf.Body, retry: int, max_attempts: int, what: str, problem: str, logger: kopf.Logger
+) -> None:
+    """Deletion cleanup failed: retry later, or after `max_attempts` release the object.
+
+    Never blocking deletion forever matters more than the NeMo object left behind: a stuck
+    finalizer also blocks namespace deletion. The Warning event names what was left.
+    """
+    if retry + 1 < max_attempts:
+        raise kopf.TemporaryError(problem, delay=backoff(retry, 1.0, 30.0))
+    message = f"Gave up cleaning up {what} after {retry + 1} attempts: {problem}"
+    kopf.warn(body, reason=Reason.CLEANUP_ABANDONED, message=message)
+    logger.warning(message)
 
 
 def backoff(retry: int, base: float, ceiling: float) -> float:

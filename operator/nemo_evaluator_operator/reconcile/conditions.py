@@ -39,7 +39,6 @@ def set_condition(
     `lastTransitionTime` moves only when the status flips, so re-applying the same condition
     writes nothing new (an endless status-update loop is the classic bug this avoids).
     """
-    message = spec.message[:MAX_MESSAGE]
     result: list[Condition] = []
     found = False
     for existing in conditions:
@@ -48,28 +47,21 @@ def set_condition(
             continue
         found = True
         moved = existing.status != spec.status
-        result.append(
-            Condition(
-                type=spec.type,
-                status=spec.status,
-                reason=spec.reason,
-                message=message,
-                last_transition_time=now if moved else existing.last_transition_time,
-                observed_generation=generation,
-            )
-        )
+        result.append(_condition(spec, generation, now if moved else existing.last_transition_time))
     if not found:
-        result.append(
-            Condition(
-                type=spec.type,
-                status=spec.status,
-                reason=spec.reason,
-                message=message,
-                last_transition_time=now,
-                observed_generation=generation,
-            )
-        )
+        result.append(_condition(spec, generation, now))
     return result
+
+
+def _condition(spec: CondSpec, generation: int, since: str) -> Condition:
+    return Condition(
+        type=spec.type,
+        status=spec.status,
+        reason=spec.reason,
+        message=spec.message[:MAX_MESSAGE],
+        last_transition_time=since,
+        observed_generation=generation,
+    )
 
 
 def apply_conditions(
