@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from .probes import (
     ProcUsage,
     WriteKey,
     apiserver_writes,
+    count_failures,
     count_routes,
     counter_totals,
     delta,
@@ -89,6 +91,8 @@ class OperatorFigures:
     cpu_seconds: float
     cpu_seconds_total: float
     counters: dict[str, int]
+    counter_failures: dict[str, int]
+    nemo_failures: dict[str, int]
     submissions: dict[str, int]
 
 
@@ -100,6 +104,7 @@ class FloorFigures:
     results_s: float
     polls: int
     nemo_requests: dict[str, int]
+    nemo_failures: dict[str, int]
     polling: PollingFigures
 
 
@@ -180,19 +185,28 @@ def _writes_figures(
     return table, ours - min(n, moved.get(CREATED_BY_BENCH, 0))
 
 
-def _operator_counters(before: str, after: str) -> tuple[dict[str, int], dict[str, int]]:
-    family = "nemo_evaluator_operator_nemo_requests"
-    requests = delta(
-        counter_totals(after, family, ("method", "route")),
-        counter_totals(before, family, ("method", "route")),
-    )
+@dataclass(frozen=True)
+class _Counters:
+    requests: dict[str, int]
+    failures: dict[str, int]
+    submissions: dict[str, int]
+
+
+def _operator_counters(before: str, after: str) -> _Counters:
+    """Deltas of the operator's own NeMo request and submission counters."""
+    family, keys = "nemo_evaluator_operator_nemo_requests", ("method", "route", "status")
+    requests = delta(counter_totals(after, family, keys), counter_totals(before, family, keys))
+    by_route: Counter[str] = Counter()
+    for (method, route, _status), count in requests.items():
+        by_route[f"{method} {route}"] += count
     subs = delta(
         counter_totals(after, "nemo_evaluator_operator_submissions", ("how",)),
         counter_totals(before, "nemo_evaluator_operator_submissions", ("how",)),
     )
-    return (
-        {" ".join(key): value for key, value in sorted(requests.items())},
-        {key[0]: value for key, value in sorted(subs.items())},
+    return _Counters(
+        requests=dict(sorted(by_route.items())),
+        failures={" ".join(k): v for k, v in sorted(requests.items()) if not k[2].startswith("2")},
+        submissions={key[0]: value for key, value in sorted(subs.items())},
     )
 
 
@@ -231,7 +245,7 @@ def run_operator_case(
         finally:
             operator.stop()
     writes, operator_writes = _writes_figures(before.writes, after.writes, n)
-    counters, submissions = _operator_counters(before.operator_metrics, after.operator_metrics)
+    counters = _operator_counters(before.operator_metrics, after.operator_metrics)
     return OperatorFigures(
         applied_s=applied_s,
         submitted_s=max(watch.submitted.values()) - began,
@@ -244,8 +258,10 @@ def run_operator_case(
         peak_rss_mib=after.usage.peak_rss_bytes / MIB,
         cpu_seconds=after.usage.cpu_seconds - before.usage.cpu_seconds,
         cpu_seconds_total=after.usage.cpu_seconds,
-        counters=counters,
-        submissions=submissions,
+        counters=counters.requests,
+        counter_failures=counters.failures,
+        nemo_failures=dict(sorted(count_failures(records).items())),
+        submissions=counters.submissions,
     )
 
 
@@ -261,5 +277,6 @@ def run_floor_case(emu: RunningEmulator, n: int, params: Params) -> FloorFigures
         results_s=result.results_s,
         polls=result.polls,
         nemo_requests=dict(sorted(count_routes(records).items())),
+        nemo_failures=dict(sorted(count_failures(records).items())),
         polling=polling_figures(records, params.poll_interval, active_seconds(params.phases)),
     )

@@ -27,6 +27,7 @@ __all__ = [
     "ProcUsage",
     "WriteKey",
     "apiserver_writes",
+    "count_failures",
     "count_routes",
     "counter_totals",
     "delta",
@@ -154,6 +155,15 @@ def route_template(path: str) -> str:
 def count_routes(records: Iterable[Mapping[str, Any]]) -> Counter[str]:
     """Requests by ``METHOD route-template``."""
     return Counter(f"{r['method']} {route_template(r['path'])}" for r in records)
+
+
+def count_failures(records: Iterable[Mapping[str, Any]]) -> Counter[str]:
+    """Requests answered with anything but 2xx (or not at all), by ``METHOD route status``."""
+    return Counter(
+        f"{r['method']} {route_template(r['path'])} {r.get('status')}"
+        for r in records
+        if not 200 <= int(r.get("status") or 0) < 300
+    )
 
 
 @dataclass(frozen=True)

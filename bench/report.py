@@ -87,6 +87,10 @@ def _keyed_table(title: str, columns: dict[str, dict[str, int]]) -> list[str]:
     return [f"#### {title}", "", *_md_table(["", *columns], rows), ""]
 
 
+def _or_none(counts: dict[str, int]) -> str:
+    return ", ".join(f"`{key}` x{value}" for key, value in counts.items()) or "none"
+
+
 def _details(size: SizeFigures) -> list[str]:
     op, floor = size.operator, size.floor
     lines = [f"### N = {size.n}", ""]
@@ -108,6 +112,10 @@ def _details(size: SizeFigures) -> list[str]:
         f"own. Operator writes: **{op.operator_writes}** "
         f"({op.writes_per_evaljob:.2f} per EvalJob). Submissions by the operator's counter: "
         f"{op.submissions}. Floor polls: {floor.polls}.",
+        "",
+        "Non-2xx NeMo responses: operator run (emulator log) "
+        f"{_or_none(op.nemo_failures)}; operator's counter {_or_none(op.counter_failures)}; "
+        f"floor {_or_none(floor.nemo_failures)}.",
         "",
     ]
     return lines
