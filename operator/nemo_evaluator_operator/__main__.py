@@ -13,6 +13,8 @@ from .settings import OperatorSettings, SettingsError
 
 __all__ = ["main"]
 
+RECURSION_LIMIT = 25_000
+
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="nemo-evaluator-operator", description=__doc__)
@@ -35,6 +37,11 @@ def main(argv: list[str] | None = None) -> None:
     except SettingsError as err:
         sys.exit(f"nemo-evaluator-operator: {err}")
     from . import handlers  # noqa: F401  (registers the handlers with kopf)
+
+    # kopf parses watch events with the json module, which recurses once per nesting level;
+    # the API server accepts objects nested up to 10000 levels, and one such object must not
+    # crash the whole operator at the default limit of 1000.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
 
     asyncio.run(
         kopf.operator(

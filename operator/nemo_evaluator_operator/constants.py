@@ -89,3 +89,5 @@ class Reason:
     NO_CRITERIA: Final = "NoCriteria"
     CLEANUP_ABANDONED: Final = "CleanupAbandoned"
     ORPHANED: Final = "Orphaned"
+    KUBERNETES_ERROR: Final = "KubernetesAPIError"
+    REMOVING_DUPLICATES: Final = "RemovingDuplicates"

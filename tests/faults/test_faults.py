@@ -82,11 +82,6 @@ def finish(
     return result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="operator bug: a job POST that NeMo processes after the client timed out is "
-    "posted again (find-before-retry sees nothing yet), leaving 2 NeMo jobs for 1 EvalJob",
-)
 def test_a_errors_and_timeouts(stack: Stack, ledger: Ledger, record_property: Recorder) -> None:
     """30% of NeMo requests answer 500/503 and 10% answer after the operator gave up.
 

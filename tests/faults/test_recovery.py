@@ -64,11 +64,6 @@ def test_drift_recheck_recovers_after_one_nemo_error(stack: Stack) -> None:
     assert wait_until(lambda: phase(stack, "ej") == "Succeeded", 30), phase(stack, "ej")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="operator bug: after a job POST times out, the retry's find-by-UID runs before "
-    "NeMo has processed the slow POST, finds nothing and POSTs again (2 NeMo jobs)",
-)
 def test_job_post_processed_after_the_timeout_is_not_duplicated(stack: Stack) -> None:
     """NeMo creates the job 6 s after the operator's 2 s timeout: still one job in the end."""
     control = stack.emulator.control

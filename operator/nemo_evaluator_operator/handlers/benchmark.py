@@ -14,6 +14,7 @@ from ..models import Benchmark
 from ..reconcile.benchmark import (
     ConfigSync,
     benchmark_status,
+    config_problem,
     delete_config,
     desired_config,
     ensure_config,
@@ -72,6 +73,13 @@ async def _sync(
     body: kopf.Body, patch: kopf.Patch, rt: Runtime, retry: int, logger: kopf.Logger
 ) -> None:
     benchmark = parse(Benchmark, body)
+    problem = config_problem(body.get("spec", {}).get("config") or {})
+    if problem is not None:
+        rejected = Failure(FailureKind.REJECTED, Reason.INVALID_CONFIG, problem)
+        ref = benchmark.status.config_name or ""
+        write_status(patch, benchmark.status, benchmark_status(benchmark, ref, now_iso(), rejected))
+        _report_failure(body, benchmark, rejected, logger)
+        return
     desired = desired_config(benchmark, rt.settings.evaluator_namespace)
     failure: Failure | None = None
     try:

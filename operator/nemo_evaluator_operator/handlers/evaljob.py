@@ -57,6 +57,7 @@ async def poll_evaljob(
         evaluator=rt.jobs,
         kube=rt.kube,
         grace_seconds=rt.settings.dependency_grace_seconds,
+        resubmit_after=2 * rt.settings.request_timeout,
         now=datetime.now(UTC),
         known_job_id=memo.get(_JOB_ID_MEMO),
     )

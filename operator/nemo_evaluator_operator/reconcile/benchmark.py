@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = [
     "DesiredConfig",
     "benchmark_status",
     "config_name_for",
+    "config_problem",
     "delete_config",
     "desired_config",
     "differs",
@@ -34,6 +36,7 @@ __all__ = [
 ]
 
 MAX_CONFIG_NAME = 200
+MAX_CONFIG_DEPTH = 256
 _COMPARED_FIELDS = ("type", "params", "tasks", "groups")
 
 
@@ -68,6 +71,32 @@ def config_name_for(k8s_namespace: str, k8s_name: str) -> str:
     digest = hashlib.sha256(f"{k8s_namespace}/{k8s_name}".encode()).hexdigest()[:8]
     stem = f"{k8s_namespace}-{k8s_name}"[: MAX_CONFIG_NAME - 9]
     return f"{stem}-{digest}"
+
+
+def config_problem(config: Mapping[str, Any]) -> str | None:
+    """What makes spec.config unusable before NeMo is even asked (the CRD cannot bound nesting).
+
+    Takes the raw object: serialising a hostile one through the model would itself fail.
+    """
+    depth = _depth(dict(config))
+    if depth > MAX_CONFIG_DEPTH:
+        return f"spec.config is nested {depth} levels deep; at most {MAX_CONFIG_DEPTH} are accepted"
+    return None
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth, iteratively, so a hostile object cannot exhaust the stack."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_CONFIG_DEPTH:
+            break
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else []
+        )
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def desired_config(benchmark: Benchmark, default_namespace: str) -> DesiredConfig:

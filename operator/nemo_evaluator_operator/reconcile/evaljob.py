@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ..constants import CUSTOM_FIELD_EVALJOB_UID, Cond, Reason
+from ..errors import KubernetesError
 from ..evaluator.errors import ConflictError, EvaluatorError, NotFoundError
 from ..evaluator.models import EvaluationJob, JobStatus
 from ..models import EvalJob, EvalJobPhase, EvalJobStatus
+from .cleanup import TERMINAL_STATES, remove_duplicates
 from .conditions import now_iso
 from .evaljob_status import (
     EventSpec,
@@ -53,6 +55,7 @@ class EvalJobContext:
     kube: KubePort
     grace_seconds: float
     now: datetime
+    resubmit_after: float = 60.0  # after an ambiguous POST, how long to look before posting again
     known_job_id: str | None = None  # set in-process right after a POST, before the watch echoes it
 
     @property
@@ -66,10 +69,15 @@ async def reconcile_evaljob(ej: EvalJob, ctx: EvalJobContext) -> Transition:
     if status.phase is not None and status.phase.is_terminal:
         return Transition(status)
     job_id = status.job_id or ctx.known_job_id
-    if job_id is None:
-        return await _before_submission(ej, status, ctx)
-    status.job_id = job_id
-    return await _observe(ej, status, job_id, ctx)
+    try:
+        if job_id is None:
+            return await _before_submission(ej, status, ctx)
+        status.job_id = job_id
+        return await _observe(ej, status, job_id, ctx)
+    except KubernetesError as err:
+        kind = FailureKind.TRANSIENT if err.transient else FailureKind.OTHER
+        failure = Failure(kind, Reason.KUBERNETES_ERROR, f"Kubernetes API error: {err.message}")
+        return _transient(ej, status, failure, ctx)
 
 
 def acknowledge_generation(ej: EvalJob) -> EvalJobStatus:
@@ -136,6 +144,8 @@ async def _submit(
         adopted = pick_adopted(found, meta.uid)
         if adopted is not None:
             return _recorded(ej, status, adopted, Reason.ADOPTED, ctx)
+        if _seconds_since(status.submission_started_at, ctx.now) < ctx.resubmit_after:
+            return _awaiting_earlier_attempt(ej, status, ctx)
     status.submission_started_at = ctx.stamp
     await ctx.kube.patch_evaljob_status(
         meta.namespace, meta.name, {"submissionStartedAt": status.submission_started_at}
@@ -148,6 +158,26 @@ async def _submit(
         {"jobId": job.id, "submittedAt": ctx.stamp, "configName": deps.config_ref},
     )
     return _recorded(ej, status, job, Reason.SUBMITTED, ctx)
+
+
+def _seconds_since(stamp: str, now: datetime) -> float:
+    then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return (now - then.astimezone(UTC)).total_seconds()
+
+
+def _awaiting_earlier_attempt(
+    ej: EvalJob, status: EvalJobStatus, ctx: EvalJobContext
+) -> Transition:
+    """An earlier POST got no clear answer and its job is not visible yet: NeMo may still be
+    processing it, so posting again now risks a second job. Look again until the quiet period
+    has passed."""
+    message = (
+        f"Waiting up to {ctx.resubmit_after:.0f}s for an earlier submission attempt to appear "
+        "in NeMo before posting again"
+    )
+    status.phase = EvalJobPhase.PENDING
+    status.message = message
+    return Transition(active_conditions(ej, status, Reason.SUBMITTING, message, ctx.stamp))
 
 
 def _recorded(
@@ -210,6 +240,13 @@ async def _advance(
 ) -> Transition:
     state = job.state
     phase = phase_for_state(state)
+    if state in TERMINAL_STATES and not await remove_duplicates(
+        ctx.evaluator, ej.metadata.uid, job.id
+    ):
+        message = f"Removing duplicate NeMo jobs of this EvalJob (keeping {job.id})"
+        status.message = message
+        status = active_conditions(ej, status, Reason.REMOVING_DUPLICATES, message, ctx.stamp)
+        return Transition(status, retry_after=0.0)
     if state is JobStatus.COMPLETED:
         return await finish_completed(ej, status, job, ctx.evaluator, ctx.kube, ctx.stamp)
     if state is JobStatus.FAILED:

@@ -20,6 +20,7 @@ from .results import (
     RenderedResults,
     evaluate_criteria,
     headline,
+    label_value,
     render_results,
     results_config_map_name,
     status_scores,
@@ -100,8 +101,8 @@ def build_config_maps(
     """The index ConfigMap `<name>-results` first, then numbered parts when the JSON is large."""
     labels = {
         LABEL_MANAGED_BY: MANAGED_BY,
-        LABEL_EVALJOB: ej.metadata.name,
-        LABEL_BENCHMARK: ej.spec.benchmark_ref.name,
+        LABEL_EVALJOB: label_value(ej.metadata.name),
+        LABEL_BENCHMARK: label_value(ej.spec.benchmark_ref.name),
     }
     summary = summary_table(job_id, rendered.scores, gate)
     index_name = results_config_map_name(ej.metadata.name)

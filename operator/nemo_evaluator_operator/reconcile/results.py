@@ -17,6 +17,7 @@ __all__ = [
     "evaluate_criteria",
     "flatten_scores",
     "headline",
+    "label_value",
     "render_results",
     "results_config_map_name",
     "split_text",
@@ -28,6 +29,7 @@ __all__ = [
 PART_BYTES = 900 * 1024
 MAX_STATUS_SCORES = 16
 MAX_NAME = 253
+MAX_LABEL = 63
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,14 @@ def results_config_map_name(evaljob_name: str, part: int | None = None) -> str:
         return evaljob_name + suffix
     digest = hashlib.sha256(evaljob_name.encode()).hexdigest()[:8]
     return f"{evaljob_name[: MAX_NAME - len(suffix) - 9]}-{digest}{suffix}"
+
+
+def label_value(name: str) -> str:
+    """A label value for an object name: label values stop at 63 characters, names do not."""
+    if len(name) <= MAX_LABEL:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_LABEL - 9]}-{digest}"
 
 
 def flatten_scores(results: Mapping[str, Any]) -> dict[str, float]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import Mapping
-from typing import Any, cast
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError as TransportError
 
 from ..constants import BENCHMARK_PLURAL, EVALJOB_PLURAL, GROUP, VERSION, Reason
+from ..errors import KubernetesError
 from ..reconcile.ports import ConfigMapSpec, SecretLookup
 
 __all__ = ["KubeResources", "load_api_client"]
@@ -26,6 +29,29 @@ def load_api_client() -> client.ApiClient:
     return client.ApiClient()
 
 
+T = TypeVar("T")
+
+
+async def _call(what: str, fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking client call in a thread; turn its failures into KubernetesError."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except ApiException as err:
+        raise KubernetesError(f"{what}: HTTP {err.status} {_reason(err)}", err.status) from None
+    except (TransportError, OSError) as err:
+        raise KubernetesError(f"{what}: {type(err).__name__}: {err}") from None
+
+
+def _reason(err: ApiException) -> str:
+    """The API server's own message from a Status body, else the HTTP reason."""
+    try:
+        body = json.loads(err.body or "{}")
+    except ValueError:
+        body = {}
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message or err.reason or "")[:1000]
+
+
 class KubeResources:
     """Implements the reconcilers' KubePort on the official client."""
 
@@ -36,15 +62,12 @@ class KubeResources:
     async def get_benchmark(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The Benchmark as a dict, or None when it does not exist."""
         try:
-            result = await asyncio.to_thread(
+            result = await _call(
+                f"get Benchmark {namespace}/{name}",
                 self._custom.get_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                namespace,
-                BENCHMARK_PLURAL,
-                name,
-            )
-        except ApiException as err:
+                GROUP, VERSION, namespace, BENCHMARK_PLURAL, name,
+            )  # fmt: skip
+        except KubernetesError as err:
             if err.status == 404:
                 return None
             raise
@@ -53,8 +76,13 @@ class KubeResources:
     async def read_secret_key(self, namespace: str, name: str, key: str) -> SecretLookup:
         """One key of a Secret, or a precise problem; the value is never logged or echoed."""
         try:
-            secret = await asyncio.to_thread(self._core.read_namespaced_secret, name, namespace)
-        except ApiException as err:
+            secret = await _call(
+                f"read Secret {namespace}/{name}",
+                self._core.read_namespaced_secret,
+                name,
+                namespace,
+            )
+        except KubernetesError as err:
             if err.status == 404:
                 return SecretLookup(
                     problem=f"Secret {namespace}/{name} not found", reason=Reason.SECRET_NOT_FOUND
@@ -87,22 +115,19 @@ class KubeResources:
 
     async def patch_evaljob_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         """Merge-patch the status subresource right now (used before and after the job POST)."""
-        await asyncio.to_thread(
+        await _call(
+            f"patch EvalJob {namespace}/{name} status",
             self._custom.patch_namespaced_custom_object_status,
-            GROUP,
-            VERSION,
-            namespace,
-            EVALJOB_PLURAL,
-            name,
-            {"status": status},
-        )
+            GROUP, VERSION, namespace, EVALJOB_PLURAL, name, {"status": status},
+        )  # fmt: skip
 
     async def apply_results_configmaps(
         self, namespace: str, owner: Mapping[str, str], config_maps: list[ConfigMapSpec]
     ) -> None:
         """Create or replace each ConfigMap; parts before the index, so the index implies parts."""
         for spec in [*config_maps[1:], config_maps[0]]:
-            await asyncio.to_thread(self._apply_config_map, namespace, owner, spec)
+            what = f"write ConfigMap {namespace}/{spec.name}"
+            await _call(what, self._apply_config_map, namespace, owner, spec)
 
     def _apply_config_map(
         self, namespace: str, owner: Mapping[str, str], spec: ConfigMapSpec

@@ -117,3 +117,20 @@ def test_status_ready_rejected_and_transient() -> None:
     assert conds(waiting)["Ready"] == ("False", "EvaluatorUnavailable")
     assert conds(waiting)["Reconciling"] == ("True", "EvaluatorUnavailable")
     assert waiting.observed_generation is None  # not yet reconciled
+
+
+@pytest.mark.parametrize(("levels", "bad"), [(10, False), (200, False), (260, True), (5000, True)])
+def test_absurdly_nested_configs_are_refused_before_nemo_is_asked(levels: int, bad: bool) -> None:
+    from nemo_evaluator_operator.reconcile.benchmark import config_problem
+
+    nested: dict[str, Any] = {}
+    cursor = nested
+    for _ in range(levels):
+        cursor["x"] = {}
+        cursor = cursor["x"]
+    problem = config_problem({"type": "custom", "tasks": {"t": nested}})
+    if not bad:  # what passes the check must also survive serialisation into the NeMo body
+        desired_config(benchmark({"type": "custom", "tasks": {"t": nested}}), "default")
+    assert (problem is not None) is bad
+    if bad:
+        assert "nested" in (problem or "")

@@ -83,7 +83,9 @@ def world(benchmark: bool = True) -> tuple[FakeEvaluator, FakeKube]:
 def ctx(
     evaluator: FakeEvaluator, kube: FakeKube, now: datetime = NOW, grace: float = 60
 ) -> EvalJobContext:
-    return EvalJobContext(evaluator=evaluator, kube=kube, grace_seconds=grace, now=now)
+    return EvalJobContext(
+        evaluator=evaluator, kube=kube, grace_seconds=grace, now=now, resubmit_after=10
+    )
 
 
 def conditions(status: Any) -> dict[str, tuple[str, str]]:
@@ -429,3 +431,45 @@ async def test_specs_that_can_never_work_fail_at_once(target: dict[str, Any], sa
     assert conditions(result.status)["Stalled"] == ("True", "InvalidSpec")
     assert says in (result.status.message or "")
     assert "k" not in (result.status.message or "").split()
+
+
+async def test_fresh_marker_waits_for_an_earlier_attempt_instead_of_posting() -> None:
+    evaluator, kube = world()
+    fresh = (NOW - timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result = await reconcile_evaljob(
+        evaljob(status={"submissionStartedAt": fresh}), ctx(evaluator, kube)
+    )
+    assert evaluator.names() == ["find_jobs"]  # looked, did not post
+    assert result.status.phase is EvalJobPhase.PENDING
+    assert conditions(result.status)["Reconciling"] == ("True", "Submitting")
+
+
+async def test_duplicate_jobs_are_cancelled_and_deleted_before_finishing() -> None:
+    evaluator, kube = world()
+    kept = submitted(evaluator, "completed")
+    late = submitted(evaluator, "running")  # a timed-out POST that NeMo processed late
+    evaluator.results[kept] = RESULTS
+    ej = evaljob(status={"jobId": kept, "phase": "Running"})
+    first = await reconcile_evaljob(ej, ctx(evaluator, kube))
+    assert "cancel_job" in evaluator.names()
+    assert first.status.phase is EvalJobPhase.RUNNING
+    assert conditions(first.status)["Reconciling"] == ("True", "RemovingDuplicates")
+    evaluator.jobs[late]["status"] = "cancelled"
+    done = await reconcile_evaljob(ej, ctx(evaluator, kube))
+    assert done.status.phase is EvalJobPhase.SUCCEEDED
+    assert set(evaluator.jobs) == {kept}
+
+
+async def test_kubernetes_errors_become_a_condition_not_a_crash() -> None:
+    from nemo_evaluator_operator.errors import KubernetesError
+
+    evaluator, kube = world()
+
+    async def broken(*_: object) -> None:
+        raise KubernetesError("patch EvalJob status: HTTP 503 unavailable", 503)
+
+    kube.patch_evaljob_status = broken  # type: ignore[method-assign]
+    result = await reconcile_evaljob(evaljob(), ctx(evaluator, kube))
+    assert evaluator.calls == []  # the marker could not be written, so nothing was posted
+    assert result.retry_after is not None
+    assert conditions(result.status)["Reconciling"] == ("True", "KubernetesAPIError")

@@ -94,3 +94,16 @@ def test_last_transition_time_moves_only_on_flip() -> None:
     assert same[0].observed_generation == 2
     assert same[0].reason == "Other"
     assert isinstance(flipped[0], Condition)
+
+
+@pytest.mark.parametrize("length", [1, 63, 64, 253])
+def test_label_values_fit_the_63_character_limit(length: int) -> None:
+    import re
+
+    from nemo_evaluator_operator.reconcile.results import label_value
+
+    name = ("a" * (length - 1) + "z")[:length]
+    value = label_value(name)
+    assert len(value) <= 63
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9_.]*[a-z0-9])?", value)
+    assert (value == name) is (length <= 63)
