@@ -50,11 +50,13 @@ class BatchedJobReader:
         self._taken_at = float("-inf")
         self._lock = asyncio.Lock()
         self._failure: EvaluatorError | None = None
+        self._asked: set[str] = set()  # job ids read since the last refresh
         self.list_refreshes = 0
         self.fallback_reads = 0
 
     async def get_job(self, job_id: str) -> EvaluationJob:
         """The job from a fresh-enough snapshot, else a direct read."""
+        self._asked.add(job_id)
         await self._refresh_if_stale()
         job = self._snapshot.get(job_id)
         if job is not None:
@@ -66,6 +68,11 @@ class BatchedJobReader:
         async with self._lock:  # single flight: one refresh however many timers wait
             if self._clock() - self._taken_at >= self._ttl:
                 self._taken_at = self._clock()
+                few = len(self._asked) < len(ACTIVE_STATES)
+                self._asked = set()
+                if few:  # fewer jobs than lists: direct reads are cheaper this interval
+                    self._snapshot, self._failure = {}, None
+                    return
                 self._snapshot, self._failure = await self._list_active()
                 self.list_refreshes += 1
         if self._failure is not None:

@@ -28,18 +28,35 @@ def seed(evaluator: FakeEvaluator, count: int, status: str = "running") -> list[
     return [f"eval-{status}-{n}" for n in range(count)]
 
 
-@pytest.mark.parametrize(("jobs", "lists"), [(1, 4), (100, 4), (101, 5), (250, 6)])
+async def warm(reader: BatchedJobReader, clock: Clock, ids: list[str]) -> None:
+    """One interval in which every job was read, so the reader knows how many there are."""
+    for job_id in ids:
+        await reader.get_job(job_id)
+    clock.now += 11
+
+
+@pytest.mark.parametrize(("jobs", "lists"), [(4, 4), (100, 4), (101, 5), (250, 6)])
 async def test_one_interval_costs_pages_not_jobs(jobs: int, lists: int) -> None:
     evaluator, clock = FakeEvaluator(), Clock()
     ids = seed(evaluator, jobs)
     reader = BatchedJobReader(evaluator, ttl=10, clock=clock)
+    await warm(reader, clock, ids)
+    evaluator.calls.clear()
     for job_id in ids:
         assert (await reader.get_job(job_id)).id == job_id
     assert evaluator.names().count("list_jobs") == lists  # 4 statuses, running paged by 100
     assert "get_job" not in evaluator.names()
-    clock.now = 11
-    await reader.get_job(ids[0])
-    assert evaluator.names().count("list_jobs") == 2 * lists
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+async def test_a_few_jobs_are_read_directly(jobs: int) -> None:
+    evaluator, clock = FakeEvaluator(), Clock()
+    ids = seed(evaluator, jobs)
+    reader = BatchedJobReader(evaluator, ttl=10, clock=clock)
+    for _ in range(3):
+        await warm(reader, clock, ids)
+    assert "list_jobs" not in evaluator.names()
+    assert evaluator.names().count("get_job") == 3 * jobs
 
 
 async def test_finished_job_falls_back_to_a_direct_read() -> None:
@@ -63,6 +80,7 @@ async def test_cancel_forgets_the_cached_state() -> None:
     evaluator, clock = FakeEvaluator(), Clock()
     (job,) = seed(evaluator, 1)
     reader = BatchedJobReader(evaluator, ttl=10, clock=clock)
+    await warm(reader, clock, [*seed(evaluator, 5, status="pending"), job])
     await reader.get_job(job)
     await reader.cancel_job(job)
     assert (await reader.get_job(job)).status == "cancelling"
@@ -77,9 +95,12 @@ async def test_outage_costs_one_round_per_interval() -> None:
         raise EvaluatorConnectionError("refused", method="GET", path="/v1/evaluation/jobs")
         yield  # pragma: no cover
 
+    await warm(reader, clock, ids)
+    evaluator.calls.clear()
     evaluator.iter_jobs = down  # type: ignore[assignment,method-assign]
+    refreshes = reader.list_refreshes
     for job_id in ids:
         with pytest.raises(EvaluatorConnectionError):
             await reader.get_job(job_id)
-    assert reader.list_refreshes == 1
+    assert reader.list_refreshes == refreshes + 1
     assert "get_job" not in evaluator.names()
