@@ -158,3 +158,13 @@ def test_config_deleted_behind_our_back_is_recreated(
     assert deleted.status_code in (200, 204)
     wait_for(lambda: nemo_config(emulator, ref), 30, "the config to be re-created")
     assert cluster.condition("Benchmark", "qa", "Ready")["status"] == "True"  # type: ignore[index]
+
+
+def test_benchmark_events_are_posted(cluster: Cluster) -> None:
+    cluster.apply(benchmark_manifest("qa", CUSTOM_CONFIG))
+    config_ref(cluster, "qa")
+    wait_for(
+        lambda: any(e.reason == "ConfigCreated" for e in cluster.events("qa")),
+        15,
+        "a ConfigCreated event",
+    )

@@ -33,7 +33,7 @@ def _tune(settings: kopf.OperatorSettings) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
-    settings.posting.level = logging.WARNING
+    settings.posting.loggers = False  # only our explicit events, not every log line
     settings.batching.worker_limit = 50
     settings.execution.max_workers = 8
 
