@@ -211,7 +211,12 @@ def _operator_counters(before: str, after: str) -> _Counters:
 
 
 def run_operator_case(
-    plane: ControlPlane, emu: RunningEmulator, n: int, params: Params, log_dir: Path
+    plane: ControlPlane,
+    emu: RunningEmulator,
+    n: int,
+    params: Params,
+    log_dir: Path,
+    operator_src: Path | None = None,
 ) -> OperatorFigures:
     """Apply N EvalJobs to a fresh namespace watched by a fresh operator; measure it all."""
     emu.control.reset()
@@ -222,7 +227,7 @@ def run_operator_case(
     }
     run_logs = log_dir / f"n{n}"
     run_logs.mkdir(exist_ok=True)
-    operator = BenchOperator(plane.kubeconfig, emu.base_url, run_logs, env)
+    operator = BenchOperator(plane.kubeconfig, emu.base_url, run_logs, env, operator_src)
     with plane.api_client() as api:
         _prepare_namespace(api, namespace)
         operator.start()

@@ -22,7 +22,7 @@ from tests.support.controlplane import REPO_ROOT, ControlPlaneError
 
 from .cases import Params, SizeFigures, active_seconds, run_floor_case, run_operator_case, say
 from .report import machine, render_table, write_results
-from .stack import control_plane_with_crds, emulator
+from .stack import control_plane_with_crds, emulator, snapshot_operator_source
 
 __all__ = ["main", "parse_args"]
 
@@ -90,13 +90,14 @@ def _params(args: argparse.Namespace) -> Params:
 
 def _run_all(params: Params, log_dir: Path) -> tuple[list[SizeFigures], dict[str, Any]]:
     figures: list[SizeFigures] = []
+    operator_src = snapshot_operator_source(log_dir)
     with control_plane_with_crds() as (plane, _kubectl):
         say(f"control plane {plane.version} ready in {plane.startup_seconds:.1f}s")
         info = machine(plane.version)
         with emulator(params.phases, log_dir / "emulator.log") as emu:
             for n in params.sizes:
                 say(f"N={n}: operator")
-                operator = run_operator_case(plane, emu, n, params, log_dir)
+                operator = run_operator_case(plane, emu, n, params, log_dir, operator_src)
                 say(f"N={n}: floor (nemo_microservices SDK)")
                 floor = run_floor_case(emu, n, params)
                 size = SizeFigures(n, operator, floor)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,10 +20,23 @@ from tests.support.operator_process import OperatorProcess
 
 from nemo_evaluator_emulator.testing import RunningEmulator, free_port, run_emulator
 
-__all__ = ["BenchOperator", "control_plane_with_crds", "emulator"]
+__all__ = ["BenchOperator", "control_plane_with_crds", "emulator", "snapshot_operator_source"]
 
 _PR_SET_PDEATHSIG = 1
 MAX_RECORDED_REQUESTS = 1_000_000  # the whole run must fit: the figures come from this log
+
+
+def snapshot_operator_source(into: Path) -> Path:
+    """Copy ``operator/`` so every run uses the code as it was when the bench started.
+
+    Other work may change the tree during a 10-minute bench; the figures must describe one
+    version of the operator.
+    """
+    target = into / "operator-src"
+    shutil.copytree(
+        REPO_ROOT / "operator", target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
+    return target
 
 
 @contextlib.contextmanager
@@ -68,9 +83,15 @@ class BenchOperator(OperatorProcess):
     except the poll interval, the watched namespace, the liveness and metrics ports."""
 
     def __init__(
-        self, kubeconfig: Path, evaluator_url: str, log_dir: Path, env: dict[str, str]
+        self,
+        kubeconfig: Path,
+        evaluator_url: str,
+        log_dir: Path,
+        env: dict[str, str],
+        source_root: Path | None = None,
     ) -> None:
         self.metrics_port = free_port()
+        self.source_root = source_root
         super().__init__(
             kubeconfig,
             evaluator_url,
@@ -93,6 +114,8 @@ class BenchOperator(OperatorProcess):
         for name in TEST_ONLY_SETTINGS:
             if name not in self.extra_env:
                 env.pop(name, None)
+        if self.source_root is not None:  # ahead of the work tree and the editable install
+            env["PYTHONPATH"] = os.pathsep.join([str(self.source_root), env["PYTHONPATH"]])
         return env
 
     def start(self, wait: bool = True) -> None:
