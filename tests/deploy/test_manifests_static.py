@@ -304,12 +304,12 @@ def _kube_py_rules() -> set[Rule]:
     """Every Kubernetes API call in resources/kube.py, mapped to the RBAC it needs.
 
     Calls look like `self._core.read_namespaced_secret(...)` or, on a worker thread,
-    `asyncio.to_thread(self._custom.get_namespaced_custom_object, GROUP, ..., PLURAL, name)`.
+    `_call(what, self._custom.get_namespaced_custom_object, GROUP, ..., PLURAL, name)`.
     """
     tree = ast.parse((OPERATOR_PKG / "resources" / "kube.py").read_text())
     rules: set[Rule] = set()
     for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
-        for method in filter(None, map(_client_method, [call.func, *call.args[:1]])):
+        for method in filter(None, map(_client_method, [call.func, *call.args[:2]])):
             assert method.attr in KUBE_CLIENT_VERBS, (
                 f"kube.py calls {method.attr}: map and grant it"
             )
