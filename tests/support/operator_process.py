@@ -59,6 +59,7 @@ class OperatorProcess:
             OPERATOR_DELETE_MAX_ATTEMPTS="4",
             OPERATOR_MAX_BACKOFF="4",
             OPERATOR_DRIFT_INTERVAL="3",
+            OPERATOR_REQUEST_TIMEOUT="5",
             PYTHONPATH=os.pathsep.join([str(REPO / "operator"), env.get("PYTHONPATH", "")]),
             PYTHONUNBUFFERED="1",
         )
