@@ -17,9 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+
+from nemo_evaluator_operator.constants import CUSTOM_FIELD_EVALJOB_UID
 
 __all__ = [
     "WRITE_VERBS",
@@ -31,6 +34,7 @@ __all__ = [
     "count_routes",
     "counter_totals",
     "delta",
+    "is_lookup",
     "polling_figures",
     "proc_usage",
     "route_template",
@@ -152,9 +156,31 @@ def route_template(path: str) -> str:
     return "/" + "/".join(out)
 
 
+def _filter_keys(query: str) -> str:
+    """``filter[status]=x&filter[custom_fields][k]=y`` → ``status,custom_fields.k``."""
+    keys = sorted(
+        key.removeprefix("filter[").removesuffix("]").replace("][", ".")
+        for key, _ in parse_qsl(query)
+        if key.startswith("filter[")
+    )
+    return ",".join(keys)
+
+
+def _route_key(record: Mapping[str, Any]) -> str:
+    route = route_template(record["path"])
+    if record["method"] == "GET" and record["path"] == JOBS_PATH:
+        route += f" ?filter={_filter_keys(record.get('query') or '') or '-'}"
+    return f"{record['method']} {route}"
+
+
+def is_lookup(record: Mapping[str, Any]) -> bool:
+    """A job list filtered on one EvalJob's UID tag: finding its jobs, not polling."""
+    return CUSTOM_FIELD_EVALJOB_UID in _filter_keys(record.get("query") or "")
+
+
 def count_routes(records: Iterable[Mapping[str, Any]]) -> Counter[str]:
-    """Requests by ``METHOD route-template``."""
-    return Counter(f"{r['method']} {route_template(r['path'])}" for r in records)
+    """Requests by ``METHOD route-template``; job lists also by the filters they used."""
+    return Counter(_route_key(r) for r in records)
 
 
 def count_failures(records: Iterable[Mapping[str, Any]]) -> Counter[str]:
@@ -175,7 +201,8 @@ class PollingFigures:
     create request arrived. ``peak_active`` is the most jobs active throughout one bin; the
     busy bins are those with at least 90% of that peak. ``reads_per_active_job`` is
     (list calls + per-job GETs) / sum of active jobs over all bins: 1.0 for a client that GETs
-    every job every interval, far below 1 for one that lists.
+    every job every interval, far below 1 for one that lists. Lists filtered on one EvalJob's
+    UID (``lookups``: finding that EvalJob's jobs) are not polling and are counted apart.
     """
 
     interval_s: float
@@ -185,6 +212,7 @@ class PollingFigures:
     busy_job_gets_per_interval: float
     lists_per_interval: float
     list_calls: int
+    lookups: int
     job_gets: int
     reads_per_active_job: float
 
@@ -196,7 +224,8 @@ def polling_figures(
     creates = sorted(r["time"] for r in records if r["method"] == "POST" and r["path"] == JOBS_PATH)
     if not creates:
         raise ValueError("no job was created: nothing to measure")
-    lists = [r["time"] for r in records if r["method"] == "GET" and r["path"] == JOBS_PATH]
+    listed = [r for r in records if r["method"] == "GET" and r["path"] == JOBS_PATH]
+    lists = [r["time"] for r in listed if not is_lookup(r)]
     gets = [r["time"] for r in records if r["method"] == "GET" and _JOB_GET.match(r["path"])]
     start = creates[0]
     bins = max(1, math.ceil((max(r["time"] for r in records) - start) / interval))
@@ -215,6 +244,7 @@ def polling_figures(
         busy_job_gets_per_interval=_mean(get_bins[b] for b in busy),
         lists_per_interval=len(lists) / bins,
         list_calls=len(lists),
+        lookups=len(listed) - len(lists),
         job_gets=len(gets),
         reads_per_active_job=(len(lists) + len(gets)) / max(1, sum(active)),
     )

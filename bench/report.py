@@ -35,6 +35,8 @@ SUMMARY: list[Row] = [
      lambda s: s.operator.polling.peak_active, "{:d}"),
     ("operator: job lists / interval, busy", lambda s: s.operator.polling.busy_lists_per_interval,
      "{:.1f}"),
+    ("operator: job look-ups by EvalJob UID, whole run", lambda s: s.operator.polling.lookups,
+     "{:d}"),
     ("operator: per-job GETs / interval, busy",
      lambda s: s.operator.polling.busy_job_gets_per_interval, "{:.1f}"),
     ("operator: job reads per active job per interval",
