@@ -14,7 +14,7 @@ import kopf
 
 from ..constants import EVALJOB_PLURAL, GROUP, VERSION, Reason
 from ..evaluator.errors import EvaluatorError
-from ..models import DeletionPolicy, EvalJob, EvalJobPhase
+from ..models import DeletionPolicy, EvalJob, EvalJobPhase, EvalJobStatus
 from ..reconcile.cleanup import cleanup_job
 from ..reconcile.evaljob import EvalJobContext, acknowledge_generation, reconcile_evaljob
 from ..reconcile.evaljob_status import Transition
@@ -37,6 +37,7 @@ POLL_INTERVAL = float(os.environ.get("OPERATOR_POLL_INTERVAL") or 10.0)
 ERROR_BACKOFF = min(POLL_INTERVAL, 5.0)
 _TERMINAL = {phase.value for phase in EvalJobPhase if phase.is_terminal}
 _JOB_ID_MEMO = "submitted_job_id"
+_FINISHED_MEMO = "finished_status"
 
 
 def is_active(status: kopf.Status, **_: Any) -> bool:
@@ -53,6 +54,12 @@ async def poll_evaljob(
     """Submit, observe, cancel or finish, from the EvalJob as it is now."""
     rt = runtime(memo)
     ej = parse(EvalJob, body)
+    finished = memo.get(_FINISHED_MEMO)
+    if isinstance(finished, EvalJobStatus) and finished.job_id == ej.status.job_id:
+        # Finished already, but the watch has not shown our final status write yet (or that
+        # write failed): write it again rather than fetch and store the results twice.
+        write_status(patch, ej.status, finished)
+        return
     ctx = EvalJobContext(
         evaluator=rt.jobs,
         kube=rt.kube,
@@ -67,6 +74,8 @@ async def poll_evaljob(
         if ctx.known_job_id:
             memo[_JOB_ID_MEMO] = ctx.known_job_id
     write_status(patch, ej.status, transition.status)
+    if transition.status.phase is not None and transition.status.phase.is_terminal:
+        memo[_FINISHED_MEMO] = transition.status
     _report(body, rt, ej, transition, logger)
     if transition.retry_after is not None:
         retry = int(kwargs.get("retry", 0))
