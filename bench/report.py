@@ -89,6 +89,11 @@ def _keyed_table(title: str, columns: dict[str, dict[str, int]]) -> list[str]:
     return [f"#### {title}", "", *_md_table(["", *columns], rows), ""]
 
 
+def _one_line(text: str, limit: int = 500) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
 def _or_none(counts: dict[str, int]) -> str:
     return ", ".join(f"`{key}` x{value}" for key, value in counts.items()) or "none"
 
@@ -124,12 +129,17 @@ def _details(size: SizeFigures) -> list[str]:
 
 
 def render_markdown(
-    sizes: Sequence[SizeFigures], params: Params, info: dict[str, Any], wall_s: float
+    sizes: Sequence[SizeFigures],
+    params: Params,
+    info: dict[str, Any],
+    wall_s: float,
+    failure: str | None = None,
 ) -> str:
     """The results file: machine, parameters, summary, then the detail per N."""
-    lines = [
-        f"# `make bench` results, {info['date']}",
-        "",
+    lines = [f"# `make bench` results, {info['date']}", ""]
+    if failure:
+        lines += [f"**Incomplete: {_one_line(failure)}** Only the sizes below finished.", ""]
+    lines += [
         "Produced by `make bench` (bench/README.md explains every figure). Times are seconds "
         "from the first EvalJob create (operator) or the first job create (floor). Other work "
         "shared the machine, so compare ratios within this file rather than absolute times "
@@ -219,13 +229,15 @@ def write_results(
     params: Params,
     info: dict[str, Any],
     wall_s: float,
+    failure: str | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<date>-n<sizes>.md`` and ``.json``; returns both paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{info['date']}-n{'-'.join(str(s.n) for s in sizes)}"
     md, js = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
-    md.write_text(render_markdown(sizes, params, info, wall_s) + "\n")
+    md.write_text(render_markdown(sizes, params, info, wall_s, failure) + "\n")
     payload = {
+        "failure": failure,
         "machine": info,
         "params": dataclasses.asdict(params),
         "wall_seconds": wall_s,

@@ -88,12 +88,19 @@ def _params(args: argparse.Namespace) -> Params:
     )
 
 
-def _run_all(params: Params, log_dir: Path) -> tuple[list[SizeFigures], dict[str, Any]]:
-    figures: list[SizeFigures] = []
+class _Run:
+    """What a bench run produced so far, so a failure at one N still reports the others."""
+
+    def __init__(self) -> None:
+        self.figures: list[SizeFigures] = []
+        self.info: dict[str, Any] = {}
+
+
+def _run_all(params: Params, log_dir: Path, run: _Run) -> None:
     operator_src = snapshot_operator_source(log_dir)
     with control_plane_with_crds() as (plane, _kubectl):
         say(f"control plane {plane.version} ready in {plane.startup_seconds:.1f}s")
-        info = machine(plane.version)
+        run.info = machine(plane.version)
         with emulator(params.phases, log_dir / "emulator.log") as emu:
             for n in params.sizes:
                 say(f"N={n}: operator")
@@ -103,8 +110,17 @@ def _run_all(params: Params, log_dir: Path) -> tuple[list[SizeFigures], dict[str
                 size = SizeFigures(n, operator, floor)
                 say(f"N={n}: results after {operator.results_s:.1f}s (floor "
                     f"{floor.results_s:.1f}s, ratio {size.ratios['results']:.2f})")  # fmt: skip
-                figures.append(size)
-    return figures, info
+                run.figures.append(size)
+
+
+def _report(run: _Run, params: Params, out: Path, wall: float, failure: str | None) -> None:
+    """Print the table and write the files for every N that finished (none: nothing)."""
+    if not run.figures or not run.info:
+        return
+    print()
+    print(render_table(run.figures))
+    md, js = write_results(out, run.figures, params, run.info, wall, failure)
+    say(f"wrote {md} and {js.name} in {wall:.0f}s" + (" (incomplete)" if failure else ""))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -115,25 +131,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
     log_dir = Path(tempfile.mkdtemp(prefix="nemo-bench-"))
     began = time.monotonic()
-    ok = False
+    run = _Run()
+    failure: str | None = None
     try:
-        figures, info = _run_all(params, log_dir)
-        wall = time.monotonic() - began
-        print()
-        print(render_table(figures))
-        md, js = write_results(args.out, figures, params, info, wall)
-        say(f"wrote {md} and {js.name} in {wall:.0f}s")
-        ok = True
+        _run_all(params, log_dir, run)
     except (ControlPlaneError, RuntimeError, TimeoutError, OSError) as err:
-        say(f"failed: {err}")
+        failure = f"N={params.sizes[len(run.figures)]} failed: {err}"
+        say(failure)
     except (KeyboardInterrupt, _StoppedError):
+        failure = "interrupted"
         say("interrupted; every process was stopped")
     finally:
-        if ok and not args.keep_logs:
+        if failure != "interrupted":
+            _report(run, params, args.out, time.monotonic() - began, failure)
+        if failure is None and not args.keep_logs:
             shutil.rmtree(log_dir, ignore_errors=True)
         else:
             say(f"logs kept in {log_dir}")
-    return 0 if ok else 1
+    return 0 if failure is None else 1
 
 
 if __name__ == "__main__":
