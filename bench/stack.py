@@ -69,12 +69,13 @@ def _die_with_parent() -> Callable[[], None]:
     return setup
 
 
-# OperatorProcess shortens these for the e2e tests; the bench keeps the operator's defaults.
-TEST_ONLY_SETTINGS = (
-    "OPERATOR_DEPENDENCY_GRACE_SECONDS",
-    "OPERATOR_DELETE_MAX_ATTEMPTS",
-    "OPERATOR_MAX_BACKOFF",
-    "OPERATOR_DRIFT_INTERVAL",
+# The only operator settings the bench chooses; OperatorProcess's test settings (shorter
+# timeouts, backoffs, grace periods) are dropped so the operator runs with its own defaults.
+BENCH_SETTINGS = (
+    "OPERATOR_POLL_INTERVAL",
+    "OPERATOR_WATCH_NAMESPACES",
+    "OPERATOR_METRICS_PORT",
+    "OPERATOR_LIVENESS_ENDPOINT",
 )
 
 
@@ -111,9 +112,9 @@ class BenchOperator(OperatorProcess):
 
     def _env(self) -> dict[str, str]:
         env = super()._env()
-        for name in TEST_ONLY_SETTINGS:
-            if name not in self.extra_env:
-                env.pop(name, None)
+        for name in [k for k in env if k.startswith("OPERATOR_")]:
+            if name not in BENCH_SETTINGS and name not in self.extra_env:
+                del env[name]
         if self.source_root is not None:  # ahead of the work tree and the editable install
             env["PYTHONPATH"] = os.pathsep.join([str(self.source_root), env["PYTHONPATH"]])
         return env
