@@ -90,12 +90,13 @@ def test_a_errors_and_timeouts(stack: Stack, ledger: Ledger, record_property: Re
     """
     started = time.monotonic()
     control = stack.emulator.control
-    names = apply_batch(stack, BATCH)
+    # Faults first: the operator submits a batch within a second or two of it appearing.
     control.add_fault("POST", "/v1/evaluation/jobs", latency_seconds=10, count=3)
     p500, p503, p_slow = probabilities(0.15, 0.15, 0.10)
     control.add_fault("*", "*", status=500, probability=p500)
     control.add_fault("*", "*", status=503, probability=p503)
     control.add_fault("*", "*", latency_seconds=REQUEST_TIMEOUT + 1.5, probability=p_slow)
+    names = apply_batch(stack, BATCH)
     wait_until(all_terminal(stack, names), 50)
     hits = {f["id"]: f["hits"] for f in control.faults()}
     recorded = control.requests()
