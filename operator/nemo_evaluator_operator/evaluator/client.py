@@ -8,6 +8,7 @@ never logs or echoes request bodies, which can carry model API keys.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import math
 import ssl
@@ -34,6 +35,9 @@ from .models import EvaluationConfig, EvaluationJob, JobPage
 
 __all__ = ["EvaluatorClient", "ResponseObserver", "encode_filters", "parse_retry_after"]
 
+MAX_IN_FLIGHT = 32
+"""Requests to NeMo in flight at once per client; the rest wait their turn in order."""
+
 ResponseObserver = Callable[[str, str, int | None, float], None]
 """Called after every request with (method, route template, status or None, seconds)."""
 
@@ -55,10 +59,18 @@ class EvaluatorClient:
     """Typed calls to NeMo Evaluator; every failure is an `EvaluatorError` subclass."""
 
     def __init__(
-        self, http: httpx.AsyncClient, *, on_response: ResponseObserver | None = None
+        self,
+        http: httpx.AsyncClient,
+        *,
+        on_response: ResponseObserver | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self._http = http
         self._on_response = on_response
+        # Requests queue here, not in httpx's pool: a thousand timers polling at once would
+        # otherwise wait on pool slots and fail with PoolTimeout (and a cancelled waiter can
+        # leak a slot in httpcore 1.0.x), which reads as "NeMo is down" when it is not.
+        self._slots = asyncio.Semaphore(max_in_flight)
 
     @classmethod
     def from_settings(
@@ -83,6 +95,9 @@ class EvaluatorClient:
             base_url=base_url,
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            limits=httpx.Limits(
+                max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT
+            ),
             verify=verify,
             transport=transport,
         )
@@ -203,20 +218,18 @@ class EvaluatorClient:
             raise EvaluatorResponseError(f"GET {JOB_RESULTS} returned a non-object JSON body")
         return data
 
-    async def _request(
+    async def _send(
         self,
         method: str,
         route: str,
-        *,
-        params: list[tuple[str, str]] | None = None,
-        json: dict[str, Any] | None = None,
-        **path_params: str,
+        url: str,
+        params: list[tuple[str, str]] | None,
+        json: dict[str, Any] | None,
+        started: float,
     ) -> httpx.Response:
-        """Send one request (no retries), report it, and raise on any non-2xx status."""
-        url = route.format(**{k: _segment(k, v) for k, v in path_params.items()})
-        started = time.monotonic()
+        """One HTTP exchange; transport failures become EvaluatorConnectionError/TimeoutError."""
         try:
-            response = await self._http.request(
+            return await self._http.request(
                 method, url, params=tuple(params or ()), json=json, headers=_HEADERS
             )
         except httpx.TimeoutException as exc:
@@ -231,6 +244,21 @@ class EvaluatorClient:
                 method=method,
                 path=route,
             ) from exc
+
+    async def _request(
+        self,
+        method: str,
+        route: str,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        json: dict[str, Any] | None = None,
+        **path_params: str,
+    ) -> httpx.Response:
+        """Send one request (no retries), report it, and raise on any non-2xx status."""
+        url = route.format(**{k: _segment(k, v) for k, v in path_params.items()})
+        async with self._slots:
+            started = time.monotonic()
+            response = await self._send(method, route, url, params, json, started)
         self._observe(method, route, response.status_code, started)
         if not response.is_success:
             raise _error_from(response, method, route)

@@ -718,3 +718,26 @@ NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 )
 def test_parse_retry_after(header: str | None, expected: float | None) -> None:
     assert parse_retry_after(header, now=NOW) == expected
+
+
+async def test_requests_in_flight_are_capped_and_queue_in_order() -> None:
+    """A thousand polling timers must queue in the client, not time out in httpx's pool."""
+    import asyncio
+
+    in_flight = peak = 0
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        job_id = request.url.path.rsplit("/", 1)[-1]
+        return httpx.Response(200, json={"id": job_id, "status": "running"})
+
+    http = httpx.AsyncClient(base_url="http://nemo.test", transport=httpx.MockTransport(slow))
+    client = EvaluatorClient(http, max_in_flight=4)
+    jobs = await asyncio.gather(*(client.get_job(f"eval-{n}") for n in range(40)))
+    await client.aclose()
+    assert [job.id for job in jobs] == [f"eval-{n}" for n in range(40)]
+    assert peak == 4
