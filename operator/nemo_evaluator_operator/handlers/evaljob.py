@@ -38,6 +38,7 @@ ERROR_BACKOFF = min(POLL_INTERVAL, 5.0)
 _TERMINAL = {phase.value for phase in EvalJobPhase if phase.is_terminal}
 _JOB_ID_MEMO = "submitted_job_id"
 _FINISHED_MEMO = "finished_status"
+_CLEAN_MEMO = "clean_submission"
 
 
 def is_active(status: kopf.Status, **_: Any) -> bool:
@@ -67,12 +68,14 @@ async def poll_evaljob(
         resubmit_after=2 * rt.settings.request_timeout,
         now=datetime.now(UTC),
         known_job_id=memo.get(_JOB_ID_MEMO),
+        clean_submission=bool(memo.get(_CLEAN_MEMO)),
     )
     try:
         transition = await reconcile_evaljob(ej, ctx)
     finally:  # even if recording the id failed, this process must never post it again
         if ctx.known_job_id:
             memo[_JOB_ID_MEMO] = ctx.known_job_id
+            memo[_CLEAN_MEMO] = ctx.clean_submission
     write_status(patch, ej.status, transition.status)
     if transition.status.phase is not None and transition.status.phase.is_terminal:
         memo[_FINISHED_MEMO] = transition.status
@@ -81,7 +84,8 @@ async def poll_evaljob(
         retry = int(kwargs.get("retry", 0))
         pause = backoff(retry, rt.settings.poll_interval, rt.settings.max_backoff)
         delay = max(transition.retry_after, pause)
-        raise kopf.TemporaryError(transition.status.message or "retrying", delay=delay)
+        why = next((c.message for c in transition.status.conditions if c.type == "Reconciling"), "")
+        raise kopf.TemporaryError(why or "retrying", delay=delay)
 
 
 def _report(

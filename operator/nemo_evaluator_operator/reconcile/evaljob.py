@@ -57,6 +57,9 @@ class EvalJobContext:
     now: datetime
     resubmit_after: float = 60.0  # after an ambiguous POST, how long to look before posting again
     known_job_id: str | None = None  # set in-process right after a POST, before the watch echoes it
+    # True when this process recorded the job straight from the answer to the first POST: then
+    # no other POST can exist and the duplicate look-up at the end can be skipped.
+    clean_submission: bool = False
 
     @property
     def stamp(self) -> str:
@@ -146,12 +149,14 @@ async def _submit(
             return _recorded(ej, status, adopted, Reason.ADOPTED, ctx)
         if _seconds_since(status.submission_started_at, ctx.now) < ctx.resubmit_after:
             return _awaiting_earlier_attempt(ej, status, ctx)
+    first_attempt = status.submission_started_at is None
     status.submission_started_at = ctx.stamp
     await ctx.kube.patch_evaljob_status(
         meta.namespace, meta.name, {"submissionStartedAt": status.submission_started_at}
     )
     job = await ctx.evaluator.create_job(build_job_body(ej, deps))
     ctx.known_job_id = job.id
+    ctx.clean_submission = first_attempt
     await ctx.kube.patch_evaljob_status(
         meta.namespace,
         meta.name,
@@ -240,8 +245,10 @@ async def _advance(
 ) -> Transition:
     state = job.state
     phase = phase_for_state(state)
-    if state in TERMINAL_STATES and not await remove_duplicates(
-        ctx.evaluator, ej.metadata.uid, job.id
+    if (
+        state in TERMINAL_STATES
+        and not ctx.clean_submission
+        and not await remove_duplicates(ctx.evaluator, ej.metadata.uid, job.id)
     ):
         message = f"Removing duplicate NeMo jobs of this EvalJob (keeping {job.id})"
         status.message = message

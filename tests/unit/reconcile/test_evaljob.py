@@ -444,6 +444,21 @@ async def test_fresh_marker_waits_for_an_earlier_attempt_instead_of_posting() ->
     assert conditions(result.status)["Reconciling"] == ("True", "Submitting")
 
 
+async def test_a_clean_first_post_skips_the_duplicate_look_up() -> None:
+    evaluator, kube = world()
+    c = ctx(evaluator, kube)
+    await reconcile_evaljob(evaljob(), c)
+    assert c.clean_submission
+    job_id = c.known_job_id
+    assert job_id is not None
+    evaluator.jobs[job_id]["status"] = "completed"
+    evaluator.results[job_id] = RESULTS
+    evaluator.calls.clear()
+    done = await reconcile_evaljob(evaljob(status={"jobId": job_id, "phase": "Running"}), c)
+    assert done.status.phase is EvalJobPhase.SUCCEEDED
+    assert "find_jobs" not in evaluator.names()
+
+
 async def test_duplicate_jobs_are_cancelled_and_deleted_before_finishing() -> None:
     evaluator, kube = world()
     kept = submitted(evaluator, "completed")
