@@ -10,8 +10,6 @@ import ctypes
 import os
 import shutil
 import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -119,15 +117,7 @@ class BenchOperator(OperatorProcess):
             env["PYTHONPATH"] = os.pathsep.join([str(self.source_root), env["PYTHONPATH"]])
         return env
 
-    def start(self, wait: bool = True) -> None:
-        self.starts += 1
-        log = self.log_dir / f"operator-{self.starts}.log"
-        self.log_files.append(log)
-        with log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "nemo_evaluator_operator"],
-                env=self._env(), stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_die_with_parent(),
-            )  # fmt: skip
-        if wait:
-            self.wait_live()
+    cli_args = ()  # INFO logging, as in a Pod
+
+    def _preexec(self) -> Callable[[], None]:
+        return _die_with_parent()

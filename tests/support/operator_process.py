@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -66,6 +66,12 @@ class OperatorProcess:
         env.update(self.extra_env)
         return env
 
+    cli_args: tuple[str, ...] = ("--verbose",)
+
+    def _preexec(self) -> Callable[[], None] | None:
+        """A preexec_fn for the child (subclasses may tie its life to the parent's)."""
+        return None
+
     def start(self, wait: bool = True) -> None:
         """Start the process and wait until kopf's liveness endpoint answers."""
         self.starts += 1
@@ -73,11 +79,12 @@ class OperatorProcess:
         self.log_files.append(log)
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "nemo_evaluator_operator", "--verbose"],
+                [sys.executable, "-m", "nemo_evaluator_operator", *self.cli_args],
                 env=self._env(),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=self._preexec(),
             )
         if wait:
             self.wait_live()
