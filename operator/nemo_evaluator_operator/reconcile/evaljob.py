@@ -97,19 +97,12 @@ def acknowledge_generation(ej: EvalJob) -> EvalJobStatus:
 def deadline_exceeded(ej: EvalJob, now: datetime) -> bool:
     """activeDeadlineSeconds counts from creation, so waiting for a Benchmark counts too."""
     limit = ej.spec.active_deadline_seconds
-    created = ej.metadata.creation_timestamp
-    if limit is None or not created:
-        return False
-    start = datetime.fromisoformat(created.replace("Z", "+00:00"))
-    return (now - start.astimezone(UTC)).total_seconds() > limit
+    return limit is not None and _age_seconds(ej, now) > limit
 
 
 def _age_seconds(ej: EvalJob, now: datetime) -> float:
     created = ej.metadata.creation_timestamp
-    if not created:
-        return 0.0
-    start = datetime.fromisoformat(created.replace("Z", "+00:00"))
-    return (now - start.astimezone(UTC)).total_seconds()
+    return _seconds_since(created, now) if created else 0.0
 
 
 async def _before_submission(ej: EvalJob, status: EvalJobStatus, ctx: EvalJobContext) -> Transition:
