@@ -1,0 +1,1 @@
+"""Tests of the fault proxy (emulator/fault_proxy): its rules, and the proxy as a process."""
