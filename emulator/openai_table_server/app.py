@@ -34,7 +34,8 @@ class ModelServer:
             if rule.matches(model, prompt):
                 if rule.times is not None:
                     rule.times -= 1
-                return Answer(answer.text, rule.delay or answer.delay, rule.status)
+                status = rule.status if rule.status is not None else answer.status
+                return Answer(answer.text, rule.delay or answer.delay, status)
         return answer
 
 
