@@ -28,6 +28,8 @@ from tests.support.controlplane import (
     find_bin_dir,
 )
 
+pytest_plugins = ["tests.helix_fixtures"]
+
 __all__ = [
     "control_plane",
     "crds",
