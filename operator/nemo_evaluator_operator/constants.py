@@ -6,6 +6,7 @@ from typing import Final
 
 __all__ = [
     "BENCHMARK_PLURAL",
+    "CUSTOM_FIELD_BENCHMARK_UID",
     "CUSTOM_FIELD_EVALJOB_UID",
     "CUSTOM_FIELD_K8S_NAME",
     "CUSTOM_FIELD_K8S_NAMESPACE",
@@ -37,6 +38,7 @@ LABEL_RESULTS_PART: Final = "evaluator.nemo.dev/results-part"
 
 # Keys in NeMo's `custom_fields`; plain identifiers so they survive `filter[custom_fields][key]`.
 CUSTOM_FIELD_EVALJOB_UID: Final = "evaljob_uid"
+CUSTOM_FIELD_BENCHMARK_UID: Final = "benchmark_uid"
 CUSTOM_FIELD_K8S_NAMESPACE: Final = "k8s_namespace"
 CUSTOM_FIELD_K8S_NAME: Final = "k8s_name"
 CUSTOM_FIELD_MANAGED_BY: Final = "managed_by"
@@ -88,6 +90,13 @@ class Reason:
     METRIC_NOT_FOUND: Final = "MetricNotFound"
     NO_CRITERIA: Final = "NoCriteria"
     CLEANUP_ABANDONED: Final = "CleanupAbandoned"
+    CLEANUP_PENDING: Final = "CleanupPending"
     ORPHANED: Final = "Orphaned"
     KUBERNETES_ERROR: Final = "KubernetesAPIError"
     REMOVING_DUPLICATES: Final = "RemovingDuplicates"
+    EVALUATOR_REJECTED: Final = "EvaluatorRejected"
+    UNSUPPORTED_API: Final = "UnsupportedEvaluatorAPI"
+    WRONG_API: Final = "WrongEvaluatorAPI"
+    FOREIGN_OBJECT: Final = "ForeignObject"
+    EVALUATOR_SECRET_MISSING: Final = "EvaluatorSecretMissing"
+    EVALUATOR_AUTH_FAILED: Final = "EvaluatorAuthFailed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -19,6 +20,8 @@ class OperatorSettings(BaseModel):
     """Everything the operator needs that is not in a custom resource."""
 
     evaluator_url: str
+    evaluator_api: Literal["v1", "helix", "auto"] = "auto"
+    create_workspaces: bool = True
     token_file: Path | None = None
     ca_file: Path | None = None
     evaluator_namespace: str = "default"
@@ -48,6 +51,8 @@ class OperatorSettings(BaseModel):
             raise SettingsError("NEMO_EVALUATOR_URL is required (the NeMo Evaluator host root URL)")
         raw = {
             "evaluator_url": url,
+            "evaluator_api": (env.get("NEMO_EVALUATOR_API") or "auto").strip().lower(),
+            "create_workspaces": env.get("NEMO_HELIX_CREATE_WORKSPACES") or True,
             "token_file": env.get("NEMO_EVALUATOR_TOKEN_FILE") or None,
             "ca_file": env.get("NEMO_EVALUATOR_CA_FILE") or None,
             "evaluator_namespace": env.get("NEMO_EVALUATOR_NAMESPACE") or "default",

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from nemo_evaluator_operator.constants import Reason
-from nemo_evaluator_operator.evaluator.models import EvaluationJob
+from nemo_evaluator_operator.evaluator.port import JobObservation, JobRef, JobResults, JobState
 from nemo_evaluator_operator.models import (
     Benchmark,
     EvalJob,
@@ -22,7 +22,7 @@ from nemo_evaluator_operator.models import (
     EvalJobStatus,
     PassCriterion,
 )
-from nemo_evaluator_operator.reconcile.benchmark import benchmark_status
+from nemo_evaluator_operator.reconcile.benchmark import benchmark_status, definition_for
 from nemo_evaluator_operator.reconcile.evaljob_status import (
     active_conditions,
     terminal_conditions,
@@ -147,11 +147,11 @@ def test_evaljob_status_from_operator(name: str, evaljob_health: HealthScript) -
 class _Evaluator:
     """Just enough of NeMo for finish_completed: the results of one job."""
 
-    def __init__(self, results: Mapping[str, Any]) -> None:
-        self.results = results
+    def __init__(self, results: JobResults) -> None:
+        self._results = results
 
-    async def get_results(self, job_id: str) -> Mapping[str, Any]:
-        return self.results
+    async def results(self, ref: JobRef) -> JobResults:
+        return self._results
 
 
 class _Kube:
@@ -168,8 +168,11 @@ async def test_gate_outcome_from_operator(
     minimum: float, want: str, evaljob_health: HealthScript
 ) -> None:
     ej = _evaljob([PassCriterion(metric="qa.bleu.sentence", min=minimum)])
-    results = {"tasks": {"qa": {"metrics": {"bleu": {"scores": {"sentence": {"value": 31.2}}}}}}}
-    job = EvaluationJob(id="j-1", status="completed")
+    document = {"tasks": {"qa": {"metrics": {"bleu": {"scores": {"sentence": {"value": 31.2}}}}}}}
+    results = JobResults(scores={"qa.bleu.sentence": 31.2}, document=document)
+    job = JobObservation(
+        ref=JobRef("team-a", "j-1"), state=JobState.SUCCEEDED, raw_state="completed"
+    )
     status = EvalJobStatus(phase=EvalJobPhase.RUNNING, job_id="j-1")
     # Partial fakes: finish_completed only reads results and writes ConfigMaps.
     evaluator: Any = _Evaluator(results)
@@ -189,17 +192,21 @@ def _benchmark() -> Benchmark:
     ("failure", "want"),
     [
         (None, "Healthy"),
-        (Failure(FailureKind.REJECTED, "", "NeMo Evaluator rejected the config: 422"), "Degraded"),
+        (
+            Failure(FailureKind.REJECTED, Reason.INVALID_CONFIG, "NeMo rejected the config: 422"),
+            "Degraded",
+        ),
+        (Failure(FailureKind.STALLED, Reason.UNSUPPORTED_API, "serves neither API"), "Degraded"),
         (Failure(FailureKind.TRANSIENT, Reason.EVALUATOR_UNAVAILABLE, "NeMo down"), "Progressing"),
         (Failure(FailureKind.OTHER, Reason.EVALUATOR_ERROR, "HTTP 403"), "Progressing"),
     ],
-    ids=["synced", "rejected", "transient", "other"],
+    ids=["synced", "rejected", "stalled", "transient", "other"],
 )
 def test_benchmark_status_from_operator(
     failure: Failure | None, want: str, benchmark_health: HealthScript
 ) -> None:
     bm = _benchmark()
-    status = benchmark_status(bm, "team-a/k8s-team-a-qa-bleu", NOW, failure)
+    status = benchmark_status(bm, definition_for(bm, "team-a"), NOW, failure)
     health = benchmark_health(_body(bm, status))
     assert health["status"] == want
     if failure is not None:

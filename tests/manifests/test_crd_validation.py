@@ -307,7 +307,11 @@ def test_printer_columns(crds: list[str], kubectl: Kubectl, namespace: str) -> N
     apply(kubectl, namespace, SAMPLES["benchmark-custom.yaml"])
     apply(kubectl, namespace, SAMPLES["evaljob.yaml"])
     status = _full_evaljob_status().model_copy(
-        update={"progress": 42.5, "phase": EvalJobPhase.RUNNING}
+        update={
+            "progress": 42.5,
+            "phase": EvalJobPhase.RUNNING,
+            "model": "meta/llama-3.1-8b-instruct",
+        }
     )
     patch_status(
         kubectl, namespace, "evaljob", "llama-8b-qa",
@@ -316,7 +320,11 @@ def test_printer_columns(crds: list[str], kubectl: Kubectl, namespace: str) -> N
     ready = Condition(type="Ready", status="True", reason="Synced", last_transition_time=NOW)
     patch_status(
         kubectl, namespace, "benchmark", "qa-bleu",
-        {"configName": "team-a/qa-bleu", "conditions": [ready.model_dump(by_alias=True)]},
+        {
+            "evaluatorAPI": "v1",
+            "configName": "team-a/qa-bleu",
+            "conditions": [ready.model_dump(by_alias=True)],
+        },
     )  # fmt: skip
 
     header, row = kubectl("get", "ej", "-n", namespace).stdout.splitlines()
@@ -332,8 +340,8 @@ def test_printer_columns(crds: list[str], kubectl: Kubectl, namespace: str) -> N
     assert wide_row.endswith("Job completed successfully")
 
     bm_header, bm_row = kubectl("get", "bm", "-o", "wide", "-n", namespace).stdout.splitlines()
-    assert bm_header.split() == ["NAME", "TYPE", "READY", "CONFIG", "AGE"]
-    assert bm_row.split()[:4] == ["qa-bleu", "custom", "True", "team-a/qa-bleu"]
+    assert bm_header.split() == ["NAME", "API", "TYPE", "READY", "CONFIG", "AGE"]
+    assert bm_row.split()[:5] == ["qa-bleu", "v1", "custom", "True", "team-a/qa-bleu"]
 
     names = kubectl("get", "nemo", "-n", namespace, "-o", "name").stdout.split()
     assert sorted(names) == [

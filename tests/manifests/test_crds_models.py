@@ -42,6 +42,7 @@ OPAQUE = {
     "spec.config.tasks",
     "spec.config.groups",
     "spec.target",
+    "spec.evaluation",
 }
 MODELS: dict[str, type[BaseModel]] = {"benchmarks": Benchmark, "evaljobs": EvalJob}
 SCALARS: dict[type, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
@@ -245,7 +246,7 @@ def test_names_and_printer_columns() -> None:
         c["name"]: c.get("priority", 0)
         for c in ej["spec"]["versions"][0]["additionalPrinterColumns"]
     }
-    assert bm_cols == ["Type", "Ready", "Config", "Age"]
+    assert bm_cols == ["API", "Type", "Ready", "Config", "Age"]
     assert ej_cols == {
         "Benchmark": 0,
         "Model": 0,

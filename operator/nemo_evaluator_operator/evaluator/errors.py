@@ -21,10 +21,15 @@ __all__ = [
     "EvaluatorError",
     "EvaluatorResponseError",
     "EvaluatorTimeoutError",
+    "ForeignObjectError",
+    "InvalidDefinitionError",
+    "MissingSecretError",
     "NotFoundError",
     "RateLimitedError",
     "ServerError",
     "UnprocessableEntityError",
+    "UnsupportedAPIError",
+    "WrongAPIError",
     "api_error",
     "flatten_detail",
     "is_transient",
@@ -115,6 +120,26 @@ class EvaluatorTimeoutError(EvaluatorConnectionError):
 
 class EvaluatorResponseError(EvaluatorError):
     """A 2xx answer whose body is not the JSON shape the API documents."""
+
+
+class UnsupportedAPIError(EvaluatorError):
+    """The evaluator URL serves neither API the operator speaks (or not the one configured)."""
+
+
+class WrongAPIError(EvaluatorError):
+    """The object is written for the other evaluator API than the one this operator talks to."""
+
+
+class ForeignObjectError(EvaluatorError):
+    """A NeMo object with our deterministic name exists but was not created for this owner."""
+
+
+class InvalidDefinitionError(EvaluatorError):
+    """A definition the adapter cannot turn into a request (e.g. a metric it cannot bundle)."""
+
+
+class MissingSecretError(EvaluatorError):
+    """The evaluator says a secret the request references does not exist (Helix answers 409)."""
 
 
 _STATUS_CLASSES: dict[int, type[EvaluatorAPIError]] = {

@@ -62,8 +62,9 @@ async def poll_evaljob(
         write_status(patch, ej.status, finished)
         return
     ctx = EvalJobContext(
-        evaluator=rt.jobs,
+        evaluator=rt.evaluator,
         kube=rt.kube,
+        default_namespace=rt.settings.evaluator_namespace,
         grace_seconds=rt.settings.dependency_grace_seconds,
         resubmit_after=2 * rt.settings.request_timeout,
         now=datetime.now(UTC),
@@ -149,7 +150,7 @@ async def finalize_evaljob(
         return
     problem: str
     try:
-        if await cleanup_job(ej, rt.evaluator):
+        if await cleanup_job(ej, rt.evaluator, rt.settings.evaluator_namespace):
             logger.info("Cleaned up NeMo job %s", job)
             return
         problem = f"NeMo job {job} is still cancelling"

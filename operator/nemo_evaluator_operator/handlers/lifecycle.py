@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -9,9 +10,9 @@ from typing import Any
 import kopf
 
 from ..constants import FINALIZER
-from ..evaluator import EvaluatorClient
+from ..evaluator.selection import SelectedEvaluator
+from ..evaluator.transport import HttpTransport
 from ..metrics import Metrics
-from ..reconcile.observer import BatchedJobReader
 from ..resources import KubeResources, load_api_client
 from ..settings import OperatorSettings, SettingsError
 from .runtime import RUNTIME_KEY, Runtime, runtime
@@ -51,7 +52,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     metrics = Metrics()
     if ours.metrics_port:
         metrics.serve(ours.metrics_port)
-    evaluator = EvaluatorClient.from_settings(
+    transport = HttpTransport.from_settings(
         ours.evaluator_url,
         token=ours.read_token(),
         ca_file=str(ours.ca_file) if ours.ca_file else None,
@@ -59,21 +60,30 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         connect_timeout=ours.connect_timeout,
         on_response=metrics.observe_response,
     )
+    evaluator = SelectedEvaluator.over_http(
+        transport,
+        ours.evaluator_api,
+        poll_ttl=ours.poll_interval,
+        create_workspaces=ours.create_workspaces,
+    )
+    try:  # one line says which API, or why none; a slow NeMo must not hold up the start
+        await asyncio.wait_for(evaluator.start(), timeout=2 * ours.connect_timeout + 5)
+    except TimeoutError:
+        log.warning("NeMo evaluator did not answer the API probe in time; will probe again")
     memo[RUNTIME_KEY] = Runtime(
         settings=ours,
+        transport=transport,
         evaluator=evaluator,
-        jobs=BatchedJobReader(evaluator, ttl=ours.poll_interval),
         kube=KubeResources(load_api_client()),
         metrics=metrics,
     )
-    log.info("Started with NeMo Evaluator at %s", ours.evaluator_url)
 
 
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
     """Close the shared HTTP client."""
     if RUNTIME_KEY in memo:
-        await runtime(memo).evaluator.aclose()
+        await runtime(memo).transport.aclose()
 
 
 @kopf.on.probe(id="evaluator")

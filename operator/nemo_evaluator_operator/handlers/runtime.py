@@ -7,9 +7,9 @@ from typing import Any
 
 import kopf
 
-from ..evaluator import EvaluatorClient
+from ..evaluator.selection import SelectedEvaluator
+from ..evaluator.transport import HttpTransport
 from ..metrics import Metrics
-from ..reconcile.observer import BatchedJobReader
 from ..resources import KubeResources
 from ..settings import OperatorSettings
 
@@ -23,8 +23,8 @@ class Runtime:
     """Settings and clients, created at startup and closed at cleanup."""
 
     settings: OperatorSettings
-    evaluator: EvaluatorClient
-    jobs: BatchedJobReader  # the evaluator, with job reads batched into one list per interval
+    transport: HttpTransport
+    evaluator: SelectedEvaluator  # the v1 or Helix adapter, chosen by setting or probe
     kube: KubeResources
     metrics: Metrics
     stats: dict[str, Any] = field(default_factory=dict)

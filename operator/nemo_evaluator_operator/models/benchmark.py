@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,17 +32,37 @@ class BenchmarkConfig(BaseModel):
 
 
 class BenchmarkSpec(CamelModel):
-    """Desired state: which NeMo namespace holds the config, and the config itself."""
+    """Desired state: a v1 evaluation config or a Helix evaluation definition (one of them).
+
+    `evaluation` is NeMo Helix's evaluate-job spec without its target (metrics, dataset,
+    prompt_template, params, field_mapping), kept as written, in Helix's own names.
+    """
 
     evaluator_namespace: str | None = None
-    config: BenchmarkConfig
+    config: BenchmarkConfig | None = None
+    evaluation: dict[str, Any] | None = None
+
+    @property
+    def api(self) -> Literal["v1", "helix"]:
+        """Which evaluator API the spec is written for."""
+        return "helix" if self.evaluation is not None else "v1"
+
+    def definition(self) -> dict[str, Any]:
+        """The part sent to the evaluator, as written."""
+        if self.evaluation is not None:
+            return self.evaluation
+        return self.config.to_nemo() if self.config is not None else {}
 
 
 class BenchmarkStatus(CamelModel):
     """Observed state written by the operator."""
 
     observed_generation: int | None = None
+    evaluator_api: str | None = Field(default=None, alias="evaluatorAPI")
+    evaluator_namespace: str | None = None
     config_name: str | None = None
+    config_hash: str | None = None
+    score_names: list[str] | None = None
     conditions: list[Condition] = []
     eval_jobs: int | None = None
 

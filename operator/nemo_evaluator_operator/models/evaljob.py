@@ -92,8 +92,13 @@ class EvalJobStatus(CamelModel):
 
     observed_generation: int | None = None
     phase: EvalJobPhase | None = None
+    evaluator_api: str | None = Field(default=None, alias="evaluatorAPI")
+    evaluator_namespace: str | None = None
+    model: str | None = None
     job_id: str | None = None
     config_name: str | None = None
+    benchmark_generation: int | None = None
+    config_hash: str | None = None
     submission_started_at: str | None = None
     submitted_at: str | None = None
     started_at: str | None = None

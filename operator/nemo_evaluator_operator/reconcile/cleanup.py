@@ -2,60 +2,69 @@
 
 from __future__ import annotations
 
-from ..constants import CUSTOM_FIELD_EVALJOB_UID
 from ..evaluator.errors import ConflictError, NotFoundError
-from ..evaluator.models import EvaluationJob, JobStatus
+from ..evaluator.port import EvaluatorPort, JobRef, JobState, Owner
 from ..models import EvalJob
-from .ports import EvaluatorPort
+from .submission import owner_of
 
-__all__ = ["TERMINAL_STATES", "cleanup_job", "remove_duplicates"]
-
-TERMINAL_STATES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+__all__ = ["cleanup_job", "job_namespace", "remove_duplicates"]
 
 
-async def cleanup_job(ej: EvalJob, evaluator: EvaluatorPort) -> bool:
-    """Cancel and delete every NeMo job of this EvalJob; True once none is left.
+def job_namespace(ej: EvalJob, default_namespace: str) -> str:
+    """The NeMo namespace / Helix workspace of the EvalJob's job (older statuses lack it)."""
+    status = ej.status
+    if status.evaluator_namespace:
+        return status.evaluator_namespace
+    if status.config_name and "/" in status.config_name:
+        return status.config_name.split("/", 1)[0]
+    return default_namespace
 
-    Jobs are found by the EvalJob's UID tag as well as by status.jobId, so a job created by an
-    interrupted or duplicated submission is not left behind.
+
+async def cleanup_job(ej: EvalJob, evaluator: EvaluatorPort, default_namespace: str) -> bool:
+    """Cancel and delete every NeMo job of this EvalJob and what it left; True once done.
+
+    Jobs are found by the EvalJob's identity as well as by status.jobId, so a job created by
+    an interrupted or duplicated submission is not left behind.
     """
     if ej.status.job_id is None and ej.status.submission_started_at is None:
         return True  # never submitted: nothing in NeMo to clean up
-    tagged = await evaluator.find_jobs(CUSTOM_FIELD_EVALJOB_UID, ej.metadata.uid)
-    ids = {job.id for job in _ours(tagged, ej.metadata.uid)}
+    namespace = job_namespace(ej, default_namespace)
+    owner = owner_of(ej)
+    found = await evaluator.find_jobs(namespace, owner)
+    refs = {job.ref for job in found if job.owner_uid == owner.uid}
     if ej.status.job_id:
-        ids.add(ej.status.job_id)
-    done = [await _remove(evaluator, job_id) for job_id in sorted(ids)]
+        refs.add(JobRef(namespace, ej.status.job_id))
+    done = [await _remove(evaluator, ref) for ref in sorted(refs, key=str)]
+    if all(done):
+        await evaluator.release(namespace, owner)
     return all(done)
 
 
-async def remove_duplicates(evaluator: EvaluatorPort, uid: str, keep: str) -> bool:
-    """Cancel and delete jobs tagged with `uid` other than `keep`; True once none is left.
+async def remove_duplicates(
+    evaluator: EvaluatorPort, namespace: str, owner: Owner, keep: str
+) -> bool:
+    """Cancel and delete jobs of `owner` other than `keep`; True once none is left.
 
-    Without an idempotency key a POST that timed out may still be processed by NeMo after the
-    operator posted again; this is what brings such an EvalJob back to exactly one job.
+    Without an idempotency key (v1) a POST that timed out may still be processed by NeMo after
+    the operator posted again; this is what brings such an EvalJob back to exactly one job.
     """
-    tagged = await evaluator.find_jobs(CUSTOM_FIELD_EVALJOB_UID, uid)
-    extras = [job.id for job in _ours(tagged, uid) if job.id != keep]
-    done = [await _remove(evaluator, job_id) for job_id in extras]
+    found = await evaluator.find_jobs(namespace, owner)
+    extras = [job.ref for job in found if job.owner_uid == owner.uid and job.ref.job_id != keep]
+    done = [await _remove(evaluator, ref) for ref in extras]
     return all(done)
 
 
-def _ours(jobs: list[EvaluationJob], uid: str) -> list[EvaluationJob]:
-    return [job for job in jobs if job.custom_fields.get(CUSTOM_FIELD_EVALJOB_UID) == uid]
-
-
-async def _remove(evaluator: EvaluatorPort, job_id: str) -> bool:
+async def _remove(evaluator: EvaluatorPort, ref: JobRef) -> bool:
     """Cancel a live job, else delete it; True once it is gone, False while it cancels."""
     try:
-        job = await evaluator.get_job(job_id)
-        if job.state not in TERMINAL_STATES:
-            if job.state is not JobStatus.CANCELLING:
-                await evaluator.cancel_job(job_id)
+        job = await evaluator.observe(ref)
+        if not job.state.is_terminal:
+            if job.state is not JobState.CANCELLING:
+                await evaluator.cancel(ref)
             return False
-        await evaluator.delete_job(job_id)
+        await evaluator.delete(ref)
     except NotFoundError:
         return True
     except ConflictError:
-        return False  # NeMo refused for now (e.g. still cancelling): try again shortly
+        return False  # refused for now (e.g. still cancelling): try again shortly
     return True

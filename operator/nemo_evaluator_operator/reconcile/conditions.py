@@ -9,7 +9,7 @@ from typing import Literal
 
 from ..models import Condition
 
-__all__ = ["CondSpec", "apply_conditions", "now_iso", "set_condition"]
+__all__ = ["CondSpec", "apply_conditions", "now_iso", "seconds_since", "set_condition"]
 
 Status = Literal["True", "False", "Unknown"]
 MAX_MESSAGE = 32768
@@ -29,6 +29,14 @@ def now_iso(now: datetime | None = None) -> str:
     """RFC 3339 timestamp with second precision, as Kubernetes writes them."""
     moment = now or datetime.now(UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def seconds_since(stamp: str, now: datetime) -> float:
+    """Seconds from an RFC 3339 timestamp (as Kubernetes writes them) to `now`."""
+    then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    return (now - then.astimezone(UTC)).total_seconds()
 
 
 def set_condition(

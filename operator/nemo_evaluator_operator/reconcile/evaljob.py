@@ -1,22 +1,22 @@
 """One level-based reconcile step for an EvalJob: submit, observe, cancel, finish.
 
-Each call looks at the EvalJob as it is now and at NeMo, and returns the next status. It is
-safe to run again at any point, including after a crash halfway through.
+Each call looks at the EvalJob as it is now and at the evaluator, and returns the next status.
+It is safe to run again at any point, including after a crash halfway through.
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from ..constants import CUSTOM_FIELD_EVALJOB_UID, Cond, Reason
+from ..constants import Cond, Reason
 from ..errors import KubernetesError
 from ..evaluator.errors import ConflictError, EvaluatorError, NotFoundError
-from ..evaluator.models import EvaluationJob, JobStatus
+from ..evaluator.port import EvaluatorPort, JobObservation, JobRef, JobState, SubmitRequest
 from ..models import EvalJob, EvalJobPhase, EvalJobStatus
-from .cleanup import TERMINAL_STATES, remove_duplicates
-from .conditions import now_iso
+from .cleanup import job_namespace, remove_duplicates
+from .conditions import now_iso, seconds_since
 from .evaljob_status import (
     EventSpec,
     EventType,
@@ -29,11 +29,12 @@ from .evaljob_status import (
 )
 from .failures import Failure, FailureKind, classify, redact
 from .finishing import finish_completed
-from .ports import EvaluatorPort, KubePort
+from .ports import KubePort
 from .submission import (
     Dependencies,
     Missing,
-    build_job_body,
+    model_of,
+    owner_of,
     pick_adopted,
     resolve_dependencies,
     spec_problem,
@@ -55,7 +56,8 @@ class EvalJobContext:
     kube: KubePort
     grace_seconds: float
     now: datetime
-    resubmit_after: float = 60.0  # after an ambiguous POST, how long to look before posting again
+    default_namespace: str = "default"
+    resubmit_after: float = 60.0  # after an ambiguous v1 POST, how long to look before reposting
     known_job_id: str | None = None  # set in-process right after a POST, before the watch echoes it
     # True when this process recorded the job straight from the answer to the first POST: then
     # no other POST can exist and the duplicate look-up at the end can be skipped.
@@ -67,16 +69,18 @@ class EvalJobContext:
 
 
 async def reconcile_evaljob(ej: EvalJob, ctx: EvalJobContext) -> Transition:
-    """Decide and act for one EvalJob; never raises for NeMo errors, reports them instead."""
+    """Decide and act for one EvalJob; never raises for evaluator errors, reports them instead."""
     status = ej.status.model_copy(deep=True)
     if status.phase is not None and status.phase.is_terminal:
         return Transition(status)
+    status.model = status.model or model_of(ej.spec.target)
     job_id = status.job_id or ctx.known_job_id
     try:
         if job_id is None:
             return await _before_submission(ej, status, ctx)
         status.job_id = job_id
-        return await _observe(ej, status, job_id, ctx)
+        ref = JobRef(job_namespace(ej, ctx.default_namespace), job_id)
+        return await _observe(ej, status, ref, ctx)
     except KubernetesError as err:
         kind = FailureKind.TRANSIENT if err.transient else FailureKind.OTHER
         failure = Failure(kind, Reason.KUBERNETES_ERROR, f"Kubernetes API error: {err.message}")
@@ -102,7 +106,7 @@ def deadline_exceeded(ej: EvalJob, now: datetime) -> bool:
 
 def _age_seconds(ej: EvalJob, now: datetime) -> float:
     created = ej.metadata.creation_timestamp
-    return _seconds_since(created, now) if created else 0.0
+    return seconds_since(created, now) if created else 0.0
 
 
 async def _before_submission(ej: EvalJob, status: EvalJobStatus, ctx: EvalJobContext) -> Transition:
@@ -114,59 +118,80 @@ async def _before_submission(ej: EvalJob, status: EvalJobStatus, ctx: EvalJobCon
             f"activeDeadlineSeconds ({ej.spec.active_deadline_seconds}) passed before submission"
         )
         return _finished(ej, status, EvalJobPhase.FAILED, Reason.DEADLINE_EXCEEDED, message, ctx)
-    problem = spec_problem(ej)
+    problem = spec_problem(ej, ctx.evaluator)
     if problem is not None:
         return _finished(ej, status, EvalJobPhase.FAILED, Reason.INVALID_SPEC, problem, ctx)
-    deps = await resolve_dependencies(ej, ctx.kube)
+    deps = await resolve_dependencies(ej, ctx.kube, ctx.default_namespace)
     if isinstance(deps, Missing):
         stalled = _age_seconds(ej, ctx.now) > ctx.grace_seconds
         return Transition(
             waiting_conditions(ej, status, deps.reason, deps.message, stalled, ctx.stamp)
         )
-    status.config_name = deps.config_ref
+    benchmark = deps.benchmark
+    status.evaluator_api = benchmark.api
+    status.evaluator_namespace = benchmark.namespace
+    status.config_name = benchmark.ref if benchmark.api == "v1" else None
+    status.benchmark_generation = deps.generation
+    status.config_hash = deps.config_hash
     try:
         return await _submit(ej, status, deps, ctx)
     except EvaluatorError as err:
         return _submit_failed(ej, status, deps, err, ctx)
 
 
+def _identity(status: EvalJobStatus) -> dict[str, object]:
+    """What the status must say about the submission before and right after the POST."""
+    fields = {
+        "evaluatorAPI": status.evaluator_api,
+        "evaluatorNamespace": status.evaluator_namespace,
+        "configName": status.config_name,
+        "benchmarkGeneration": status.benchmark_generation,
+        "configHash": status.config_hash,
+        "model": status.model,
+    }
+    return {key: value for key, value in fields.items() if value is not None}
+
+
 async def _submit(
     ej: EvalJob, status: EvalJobStatus, deps: Dependencies, ctx: EvalJobContext
 ) -> Transition:
     """Adopt a job an interrupted attempt created, else mark, POST and record the id at once."""
-    meta = ej.metadata
+    meta, evaluator = ej.metadata, ctx.evaluator
+    owner = owner_of(ej)
+    namespace = deps.benchmark.namespace
     if status.submission_started_at is not None:
-        found = await ctx.evaluator.find_jobs(CUSTOM_FIELD_EVALJOB_UID, meta.uid)
-        adopted = pick_adopted(found, meta.uid)
+        found = await evaluator.find_jobs(namespace, owner)
+        adopted = pick_adopted(list(found), meta.uid)
         if adopted is not None:
-            return _recorded(ej, status, adopted, Reason.ADOPTED, ctx)
-        if _seconds_since(status.submission_started_at, ctx.now) < ctx.resubmit_after:
+            return await _recorded(ej, status, adopted, Reason.ADOPTED, ctx)
+        quiet = seconds_since(status.submission_started_at, ctx.now) < ctx.resubmit_after
+        if quiet and not evaluator.idempotent_submit:
             return _awaiting_earlier_attempt(ej, status, ctx)
     first_attempt = status.submission_started_at is None
     status.submission_started_at = ctx.stamp
     await ctx.kube.patch_evaljob_status(
-        meta.namespace, meta.name, {"submissionStartedAt": status.submission_started_at}
-    )
-    job = await ctx.evaluator.create_job(build_job_body(ej, deps))
-    ctx.known_job_id = job.id
-    ctx.clean_submission = first_attempt
-    await ctx.kube.patch_evaljob_status(
         meta.namespace,
         meta.name,
-        {"jobId": job.id, "submittedAt": ctx.stamp, "configName": deps.config_ref},
+        {"submissionStartedAt": status.submission_started_at, **_identity(status)},
     )
-    return _recorded(ej, status, job, Reason.SUBMITTED, ctx)
-
-
-def _seconds_since(stamp: str, now: datetime) -> float:
-    then = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    return (now - then.astimezone(UTC)).total_seconds()
+    request = SubmitRequest(
+        namespace=namespace,
+        owner=owner,
+        benchmark=deps.benchmark,
+        target=ej.spec.target,
+        api_key=deps.api_key,
+    )
+    job = await evaluator.submit(request)
+    ctx.known_job_id = job.ref.job_id
+    ctx.clean_submission = first_attempt and not job.adopted
+    reason = Reason.ADOPTED if job.adopted else Reason.SUBMITTED
+    return await _recorded(ej, status, job, reason, ctx)
 
 
 def _awaiting_earlier_attempt(
     ej: EvalJob, status: EvalJobStatus, ctx: EvalJobContext
 ) -> Transition:
-    """An earlier POST got no clear answer and its job is not visible yet: NeMo may still be
+    """An earlier v1 POST got no clear answer and its job is not visible yet: NeMo may still be
     processing it, so posting again now risks a second job. Look again until the quiet period
     has passed."""
     message = (
@@ -178,13 +203,20 @@ def _awaiting_earlier_attempt(
     return Transition(active_conditions(ej, status, Reason.SUBMITTING, message, ctx.stamp))
 
 
-def _recorded(
-    ej: EvalJob, status: EvalJobStatus, job: EvaluationJob, reason: str, ctx: EvalJobContext
+async def _recorded(
+    ej: EvalJob, status: EvalJobStatus, job: JobObservation, reason: str, ctx: EvalJobContext
 ) -> Transition:
-    status.job_id = job.id
+    """Write the job id at once (a crash now must not lose it), then report the submission."""
+    status.job_id = job.ref.job_id
+    status.evaluator_namespace = job.ref.namespace
     status.submitted_at = status.submitted_at or ctx.stamp
+    await ctx.kube.patch_evaljob_status(
+        ej.metadata.namespace,
+        ej.metadata.name,
+        {"jobId": status.job_id, "submittedAt": status.submitted_at, **_identity(status)},
+    )
     status.phase = EvalJobPhase.SUBMITTED
-    message = f"NeMo job {job.id} {'adopted' if reason == Reason.ADOPTED else 'submitted'}"
+    message = f"NeMo job {job.ref} {'adopted' if reason == Reason.ADOPTED else 'submitted'}"
     status.message = message
     status = active_conditions(ej, status, reason, message, ctx.stamp)
     return Transition(status, [EventSpec("Normal", Reason.SUBMITTED, message)])
@@ -197,18 +229,19 @@ def _submit_failed(
     err: EvaluatorError,
     ctx: EvalJobContext,
 ) -> Transition:
-    failure = _redacted(classify(err, "the evaluation job"), deps)
+    failure = _redacted(classify(err, "the evaluation job", Reason.SUBMISSION_REJECTED), deps)
     if failure.kind is FailureKind.REJECTED:
-        return _finished(
-            ej, status, EvalJobPhase.FAILED, Reason.SUBMISSION_REJECTED, failure.message, ctx
-        )
+        return _finished(ej, status, EvalJobPhase.FAILED, failure.reason, failure.message, ctx)
     if isinstance(err, NotFoundError):  # the Benchmark's config vanished: wait for it to return
         failure = Failure(FailureKind.OTHER, Reason.BENCHMARK_NOT_READY, failure.message)
     events = _warn_once(status, failure)
     status.phase = EvalJobPhase.PENDING
     status.message = failure.message
+    if failure.kind is FailureKind.STALLED:
+        stalled = waiting_conditions(ej, status, failure.reason, failure.message, True, ctx.stamp)
+        return Transition(stalled, events, retry_after=failure.retry_after or 0.0)
     status = active_conditions(ej, status, failure.reason, failure.message, ctx.stamp)
-    return Transition(status, events, retry_after=0.0)
+    return Transition(status, events, retry_after=failure.retry_after or 0.0)
 
 
 def _redacted(failure: Failure, deps: Dependencies) -> Failure:
@@ -217,45 +250,43 @@ def _redacted(failure: Failure, deps: Dependencies) -> Failure:
 
 
 async def _observe(
-    ej: EvalJob, status: EvalJobStatus, job_id: str, ctx: EvalJobContext
+    ej: EvalJob, status: EvalJobStatus, ref: JobRef, ctx: EvalJobContext
 ) -> Transition:
     try:
-        job = await ctx.evaluator.get_job(job_id)
+        job = await ctx.evaluator.observe(ref)
     except NotFoundError:
-        message = f"NeMo job {job_id} no longer exists in NeMo Evaluator"
+        message = f"NeMo job {ref} no longer exists in the evaluator"
         return _finished(ej, status, EvalJobPhase.FAILED, Reason.JOB_NOT_FOUND, message, ctx)
     except EvaluatorError as err:
-        return _transient(ej, status, classify(err, f"read job {job_id}"), ctx)
+        return _transient(ej, status, classify(err, f"read job {ref}"), ctx)
     status = with_observation(status, job, ctx.stamp)
     try:
         return await _advance(ej, status, job, ctx)
     except EvaluatorError as err:
-        return _transient(ej, status, classify(err, f"advance job {job_id}"), ctx)
+        return _transient(ej, status, classify(err, f"advance job {ref}"), ctx)
 
 
 async def _advance(
-    ej: EvalJob, status: EvalJobStatus, job: EvaluationJob, ctx: EvalJobContext
+    ej: EvalJob, status: EvalJobStatus, job: JobObservation, ctx: EvalJobContext
 ) -> Transition:
     state = job.state
     phase = phase_for_state(state)
-    if (
-        state in TERMINAL_STATES
-        and not ctx.clean_submission
-        and not await remove_duplicates(ctx.evaluator, ej.metadata.uid, job.id)
-    ):
-        message = f"Removing duplicate NeMo jobs of this EvalJob (keeping {job.id})"
+    if state.is_terminal and not await _single(ej, job, ctx):
+        message = f"Removing duplicate NeMo jobs of this EvalJob (keeping {job.ref})"
         status.message = message
         status = active_conditions(ej, status, Reason.REMOVING_DUPLICATES, message, ctx.stamp)
         return Transition(status, retry_after=0.0)
-    if state is JobStatus.COMPLETED:
-        return await finish_completed(ej, status, job, ctx.evaluator, ctx.kube, ctx.stamp)
-    if state is JobStatus.FAILED:
-        message = job.status_details.message or "NeMo reported the job as failed"
-        return _finished(ej, status, EvalJobPhase.FAILED, Reason.JOB_FAILED, message, ctx)
-    if state is JobStatus.CANCELLED:
-        return _cancelled(ej, status, ctx)
+    if state is JobState.SUCCEEDED:
+        done = await finish_completed(ej, status, job, ctx.evaluator, ctx.kube, ctx.stamp)
+        return await _released(ej, done, ctx)
+    if state is JobState.FAILED:
+        message = job.message or "NeMo reported the job as failed"
+        failed = _finished(ej, status, EvalJobPhase.FAILED, Reason.JOB_FAILED, message, ctx)
+        return await _released(ej, failed, ctx)
+    if state is JobState.CANCELLED:
+        return await _released(ej, _cancelled(ej, status, ctx), ctx)
     if phase is None:
-        message = f"NeMo reported an unknown job status {job.status!r}; still watching it"
+        message = f"NeMo reported an unknown job status {job.raw_state!r}; still watching it"
         status.message = message
         return Transition(
             active_conditions(ej, status, Reason.UNKNOWN_JOB_STATUS, message, ctx.stamp)
@@ -263,31 +294,52 @@ async def _advance(
     return await _in_flight(ej, status, job, phase, ctx)
 
 
+async def _single(ej: EvalJob, job: JobObservation, ctx: EvalJobContext) -> bool:
+    """True when this is the EvalJob's only job (removing any duplicate a lost v1 answer made)."""
+    if ctx.clean_submission or ctx.evaluator.idempotent_submit:
+        return True
+    return await remove_duplicates(ctx.evaluator, job.ref.namespace, owner_of(ej), job.ref.job_id)
+
+
+async def _released(ej: EvalJob, transition: Transition, ctx: EvalJobContext) -> Transition:
+    """Remove what the submission left besides the job (a Helix key secret) once it ended."""
+    if ej.spec.api_key_secret_ref is None:
+        return transition
+    namespace = job_namespace(ej, ctx.default_namespace)
+    try:
+        await ctx.evaluator.release(namespace, owner_of(ej))
+    except EvaluatorError as err:
+        problem = classify(err, "remove the job's key secret").message
+        message = f"Will retry on deletion: {problem}"
+        transition.events.append(EventSpec("Warning", Reason.CLEANUP_PENDING, message))
+    return transition
+
+
 async def _in_flight(
     ej: EvalJob,
     status: EvalJobStatus,
-    job: EvaluationJob,
+    job: JobObservation,
     phase: EvalJobPhase,
     ctx: EvalJobContext,
 ) -> Transition:
     events: list[EventSpec] = []
     wants_cancel = ej.spec.cancel or deadline_exceeded(ej, ctx.now)
     reason = Reason.RUNNING if phase is EvalJobPhase.RUNNING else Reason.PENDING
-    if wants_cancel and job.state is not JobStatus.CANCELLING:
+    if wants_cancel and job.state is not JobState.CANCELLING:
         # A 409 means it reached a terminal state meanwhile; the next poll sees which.
         with contextlib.suppress(ConflictError):
-            await ctx.evaluator.cancel_job(job.id)
+            await ctx.evaluator.cancel(job.ref)
         why = "spec.cancel is true" if ej.spec.cancel else "activeDeadlineSeconds passed"
         events.append(
-            EventSpec("Normal", Reason.CANCELLING, f"Cancelling NeMo job {job.id}: {why}")
+            EventSpec("Normal", Reason.CANCELLING, f"Cancelling NeMo job {job.ref}: {why}")
         )
     if wants_cancel:
         reason = Reason.CANCELLING if ej.spec.cancel else Reason.DEADLINE_EXCEEDED
-        status.message = f"Cancelling NeMo job {job.id}"
+        status.message = f"Cancelling NeMo job {job.ref}"
     if phase is EvalJobPhase.RUNNING and status.phase is not EvalJobPhase.RUNNING:
-        events.append(EventSpec("Normal", Reason.RUNNING, f"NeMo job {job.id} is running"))
+        events.append(EventSpec("Normal", Reason.RUNNING, f"NeMo job {job.ref} is running"))
     status.phase = phase
-    message = status.message or f"NeMo job {job.id} is {job.status}"
+    message = status.message or f"NeMo job {job.ref} is {job.raw_state}"
     return Transition(active_conditions(ej, status, reason, message, ctx.stamp), events)
 
 
@@ -319,7 +371,7 @@ def _transient(
 ) -> Transition:
     events = _warn_once(status, failure)
     status = active_conditions(ej, status, failure.reason, failure.message, ctx.stamp)
-    return Transition(status, events, retry_after=0.0)
+    return Transition(status, events, retry_after=failure.retry_after or 0.0)
 
 
 def _warn_once(status: EvalJobStatus, failure: Failure) -> list[EventSpec]:

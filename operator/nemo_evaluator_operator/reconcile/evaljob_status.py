@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..constants import Cond
-from ..evaluator.models import EvaluationJob, JobStatus
+from ..evaluator.port import JobObservation, JobState
 from ..models import EvalJob, EvalJobPhase, EvalJobStatus
 from .conditions import CondSpec, apply_conditions
 
@@ -42,32 +42,30 @@ class Transition:
     retry_after: float | None = None  # set for transient failures: back off, then retry
 
 
-_PHASES: dict[JobStatus, EvalJobPhase] = {
-    JobStatus.CREATED: EvalJobPhase.SUBMITTED,
-    JobStatus.PENDING: EvalJobPhase.SUBMITTED,
-    JobStatus.RUNNING: EvalJobPhase.RUNNING,
-    JobStatus.CANCELLING: EvalJobPhase.RUNNING,
-    JobStatus.COMPLETED: EvalJobPhase.SUCCEEDED,
-    JobStatus.FAILED: EvalJobPhase.FAILED,
-    JobStatus.CANCELLED: EvalJobPhase.CANCELLED,
+_PHASES: dict[JobState, EvalJobPhase] = {
+    JobState.QUEUED: EvalJobPhase.SUBMITTED,
+    JobState.RUNNING: EvalJobPhase.RUNNING,
+    JobState.CANCELLING: EvalJobPhase.RUNNING,
+    JobState.SUCCEEDED: EvalJobPhase.SUCCEEDED,
+    JobState.FAILED: EvalJobPhase.FAILED,
+    JobState.CANCELLED: EvalJobPhase.CANCELLED,
 }
 
 
-def phase_for_state(state: JobStatus) -> EvalJobPhase | None:
-    """NeMo job status → EvalJob phase; None for statuses we do not understand."""
+def phase_for_state(state: JobState) -> EvalJobPhase | None:
+    """Job state → EvalJob phase; None for states we do not understand."""
     return _PHASES.get(state)
 
 
-def with_observation(status: EvalJobStatus, job: EvaluationJob, now: str) -> EvalJobStatus:
-    """Copy NeMo's progress figures into the status (only what NeMo reported)."""
-    details = job.status_details
+def with_observation(status: EvalJobStatus, job: JobObservation, now: str) -> EvalJobStatus:
+    """Copy the evaluator's progress figures into the status (only what it reported)."""
     updated = status.model_copy(deep=True)
-    updated.progress = details.progress
-    updated.samples_processed = details.samples_processed
-    updated.task_status = dict(details.task_status) or None
-    if details.message:
-        updated.message = details.message
-    if job.state is JobStatus.RUNNING and updated.started_at is None:
+    updated.progress = job.progress
+    updated.samples_processed = job.samples_processed
+    updated.task_status = dict(job.task_status) or None
+    if job.message:
+        updated.message = job.message
+    if job.state is JobState.RUNNING and updated.started_at is None:
         updated.started_at = now
     return updated
 

@@ -1,4 +1,4 @@
-"""How an error from NeMo Evaluator is reported and whether it is worth retrying."""
+"""How an evaluator error is reported (reason, message quoting NeMo) and whether to retry."""
 
 from __future__ import annotations
 
@@ -7,12 +7,18 @@ from enum import StrEnum
 
 from ..constants import Reason
 from ..evaluator.errors import (
+    AuthenticationError,
     BadRequestError,
     EvaluatorAPIError,
     EvaluatorConnectionError,
     EvaluatorError,
     EvaluatorTimeoutError,
+    ForeignObjectError,
+    InvalidDefinitionError,
+    MissingSecretError,
     UnprocessableEntityError,
+    UnsupportedAPIError,
+    WrongAPIError,
     is_transient,
 )
 
@@ -23,35 +29,57 @@ class FailureKind(StrEnum):
     """Retry policy for a failure."""
 
     TRANSIENT = "Transient"  # NeMo down, 5xx, 429, timeouts: retry with backoff
-    REJECTED = "Rejected"  # NeMo said the request is wrong (400/422): retrying cannot help
-    OTHER = "Other"  # anything else (401/403/unexpected 4xx): retry slowly, say why
+    REJECTED = "Rejected"  # the request is wrong (400/422, a bad definition): retrying cannot help
+    STALLED = "Stalled"  # cannot go on until someone acts (auth, unsupported API): retry slowly
+    OTHER = "Other"  # anything else (an unexpected 4xx): retry slowly, say why
 
 
 @dataclass(frozen=True)
 class Failure:
-    """A classified failure, ready to become a condition."""
+    """A classified failure, ready to become a condition (`reason` is never empty)."""
 
     kind: FailureKind
     reason: str
     message: str
+    retry_after: float | None = None  # what the server asked for (Retry-After), if anything
 
 
-def classify(err: EvaluatorError, action: str) -> Failure:
-    """Turn a client error into a condition reason and a message that quotes NeMo."""
+def classify(
+    err: EvaluatorError, action: str, rejected: str = Reason.EVALUATOR_REJECTED
+) -> Failure:
+    """Turn an evaluator error into a reason and a message that quotes the evaluator.
+
+    `rejected` is the reason for a definitive refusal of this action (e.g. `InvalidConfig` for
+    a Benchmark, `SubmissionRejected` for a job).
+    """
+    detail = _detail(err)
+    if isinstance(err, UnsupportedAPIError):
+        return Failure(FailureKind.STALLED, Reason.UNSUPPORTED_API, detail)
+    if isinstance(err, WrongAPIError):
+        return Failure(FailureKind.REJECTED, Reason.WRONG_API, detail)
+    if isinstance(err, InvalidDefinitionError):
+        return Failure(FailureKind.REJECTED, rejected, detail)
+    if isinstance(err, ForeignObjectError):
+        return Failure(FailureKind.REJECTED, Reason.FOREIGN_OBJECT, detail)
+    if isinstance(err, MissingSecretError):
+        return Failure(FailureKind.STALLED, Reason.EVALUATOR_SECRET_MISSING, detail)
+    if isinstance(err, AuthenticationError):
+        message = f"NeMo Evaluator refused the credentials on {action}: {detail}"
+        return Failure(FailureKind.STALLED, Reason.EVALUATOR_AUTH_FAILED, message)
     if isinstance(err, BadRequestError | UnprocessableEntityError):
         return Failure(
-            FailureKind.REJECTED, "", f"NeMo Evaluator rejected {action}: {_detail(err)}"
+            FailureKind.REJECTED, rejected, f"NeMo Evaluator rejected {action}: {detail}"
         )
     if is_transient(err):
+        retry_after = err.retry_after if isinstance(err, EvaluatorAPIError) else None
         return Failure(
             FailureKind.TRANSIENT,
             Reason.EVALUATOR_UNAVAILABLE,
-            f"NeMo Evaluator unavailable while trying to {action}: {_detail(err)}",
+            f"NeMo Evaluator unavailable while trying to {action}: {detail}",
+            retry_after=retry_after,
         )
     return Failure(
-        FailureKind.OTHER,
-        Reason.EVALUATOR_ERROR,
-        f"NeMo Evaluator error on {action}: {_detail(err)}",
+        FailureKind.OTHER, Reason.EVALUATOR_ERROR, f"NeMo Evaluator error on {action}: {detail}"
     )
 
 

@@ -11,11 +11,11 @@ from ..constants import (
     Cond,
     Reason,
 )
-from ..evaluator.models import EvaluationJob
+from ..evaluator.port import EvaluatorPort, JobObservation
 from ..models import CriterionResult, EvalJob, EvalJobPhase, EvalJobStatus, ResultsRef
 from .conditions import CondSpec, set_condition
 from .evaljob_status import EventSpec, Transition, terminal_conditions
-from .ports import ConfigMapSpec, EvaluatorPort, KubePort
+from .ports import ConfigMapSpec, KubePort
 from .results import (
     RenderedResults,
     evaluate_criteria,
@@ -33,15 +33,15 @@ __all__ = ["build_config_maps", "finish_completed"]
 async def finish_completed(
     ej: EvalJob,
     status: EvalJobStatus,
-    job: EvaluationJob,
+    job: JobObservation,
     evaluator: EvaluatorPort,
     kube: KubePort,
     now: str,
 ) -> Transition:
     """Results first, phase last: the EvalJob is Succeeded only once its results are stored."""
-    rendered = render_results(await evaluator.get_results(job.id))
+    rendered = render_results(await evaluator.results(job.ref))
     gate = evaluate_criteria(rendered.scores, ej.spec.pass_criteria)
-    config_maps = build_config_maps(ej, job.id, rendered, gate)
+    config_maps = build_config_maps(ej, str(job.ref), rendered, gate)
     owner = {
         "uid": ej.metadata.uid,
         "name": ej.metadata.name,

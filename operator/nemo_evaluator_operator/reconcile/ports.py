@@ -1,4 +1,7 @@
-"""The I/O the decision logic needs, as Protocols, so it can be driven by fakes in unit tests."""
+"""The Kubernetes I/O the decision logic needs, as a Protocol, so fakes can drive unit tests.
+
+The evaluator side is `evaluator.port.EvaluatorPort`.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..evaluator.models import EvaluationConfig, EvaluationJob
-
-__all__ = ["ConfigMapSpec", "EvaluatorPort", "KubePort", "SecretLookup"]
-
-
-class EvaluatorPort(Protocol):
-    """The subset of the NeMo Evaluator client the reconcilers call."""
-
-    async def create_config(self, body: dict[str, Any]) -> EvaluationConfig: ...
-    async def get_config(self, namespace: str, name: str) -> EvaluationConfig: ...
-    async def update_config(
-        self, namespace: str, name: str, body: dict[str, Any]
-    ) -> EvaluationConfig: ...
-    async def delete_config(self, namespace: str, name: str) -> None: ...
-    async def create_job(self, body: dict[str, Any]) -> EvaluationJob: ...
-    async def get_job(self, job_id: str) -> EvaluationJob: ...
-    async def find_jobs(self, custom_field: str, value: str) -> list[EvaluationJob]: ...
-    async def cancel_job(self, job_id: str) -> None: ...
-    async def delete_job(self, job_id: str) -> None: ...
-    async def get_results(self, job_id: str) -> dict[str, Any]: ...
+__all__ = ["ConfigMapSpec", "KubePort", "SecretLookup"]
 
 
 @dataclass(frozen=True)

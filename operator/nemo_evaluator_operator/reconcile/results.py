@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from ..evaluator.port import JobResults
 from ..models import CriterionResult, PassCriterion
 
 __all__ = [
     "PART_BYTES",
     "RenderedResults",
     "evaluate_criteria",
-    "flatten_scores",
     "headline",
     "label_value",
     "render_results",
@@ -42,14 +40,14 @@ class RenderedResults:
     scores: dict[str, float]
 
 
-def render_results(results: Mapping[str, Any]) -> RenderedResults:
+def render_results(results: JobResults) -> RenderedResults:
     """Serialise deterministically (ASCII, so bytes == characters) and split into parts."""
-    text = json.dumps(results, ensure_ascii=True, indent=1)
+    text = json.dumps(results.document, ensure_ascii=True, indent=1)
     return RenderedResults(
         text=text,
         parts=split_text(text, PART_BYTES),
         sha256=hashlib.sha256(text.encode()).hexdigest(),
-        scores=flatten_scores(results),
+        scores=dict(results.scores),
     )
 
 
@@ -75,33 +73,6 @@ def label_value(name: str) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     return f"{name[: MAX_LABEL - 9]}-{digest}"
-
-
-def flatten_scores(results: Mapping[str, Any]) -> dict[str, float]:
-    """Every score as `task.metric.score` (groups as `groups.group.metric.score`)."""
-    flat: dict[str, float] = {}
-    for task, task_result in _items(results.get("tasks")):
-        flat.update(_metric_scores(task, task_result))
-    for group, group_result in _items(results.get("groups")):
-        flat.update(_metric_scores(f"groups.{group}", group_result))
-    return flat
-
-
-def _metric_scores(prefix: str, holder: Any) -> Iterator[tuple[str, float]]:
-    for metric, metric_result in _items(_get(holder, "metrics")):
-        for score, score_value in _items(_get(metric_result, "scores")):
-            value = _get(score_value, "value")
-            numeric = isinstance(value, int | float) and not isinstance(value, bool)
-            if numeric and math.isfinite(value):
-                yield f"{prefix}.{metric}.{score}", float(value)
-
-
-def _items(value: Any) -> list[tuple[str, Any]]:
-    return [(str(k), v) for k, v in value.items()] if isinstance(value, Mapping) else []
-
-
-def _get(value: Any, key: str) -> Any:
-    return value.get(key) if isinstance(value, Mapping) else None
 
 
 def status_scores(scores: Mapping[str, float], criteria: list[PassCriterion]) -> dict[str, float]:

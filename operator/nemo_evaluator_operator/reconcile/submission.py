@@ -1,27 +1,22 @@
-"""Submit an EvalJob to NeMo exactly once: dependencies, job body, marker, adoption."""
+"""What an EvalJob's submission needs: a ready Benchmark, the API key, a valid spec."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..constants import (
-    CUSTOM_FIELD_EVALJOB_UID,
-    CUSTOM_FIELD_K8S_NAME,
-    CUSTOM_FIELD_K8S_NAMESPACE,
-    CUSTOM_FIELD_MANAGED_BY,
-    MANAGED_BY,
-    Cond,
-    Reason,
-)
-from ..evaluator.models import EvaluationJob
+from ..constants import Cond, Reason
+from ..evaluator.port import BenchmarkDefinition, EvaluatorPort, JobObservation, Owner
 from ..models import Benchmark, EvalJob
+from .benchmark import config_hash, definition_for
 from .ports import KubePort
 
 __all__ = [
     "Dependencies",
     "Missing",
-    "build_job_body",
+    "model_of",
+    "owner_of",
     "pick_adopted",
     "resolve_dependencies",
     "spec_problem",
@@ -38,23 +33,36 @@ class Missing:
 
 @dataclass(frozen=True)
 class Dependencies:
-    """What a submission needs from the cluster."""
+    """What a submission needs from the cluster, as of now."""
 
-    config_ref: str
+    benchmark: BenchmarkDefinition
+    generation: int
+    config_hash: str
     api_key: str | None
 
 
-async def resolve_dependencies(ej: EvalJob, kube: KubePort) -> Dependencies | Missing:
-    """Find the Benchmark's NeMo config and the API key; say precisely what is missing."""
+def owner_of(ej: EvalJob) -> Owner:
+    meta = ej.metadata
+    return Owner(uid=meta.uid, namespace=meta.namespace, name=meta.name)
+
+
+async def resolve_dependencies(
+    ej: EvalJob, kube: KubePort, default_namespace: str
+) -> Dependencies | Missing:
+    """Find the Benchmark's current, accepted definition and the API key; say what is missing."""
     namespace = ej.metadata.namespace
     bm_name = ej.spec.benchmark_ref.name
     raw = await kube.get_benchmark(namespace, bm_name)
     if raw is None:
         return Missing(Reason.BENCHMARK_NOT_FOUND, f"Benchmark {namespace}/{bm_name} not found")
     benchmark = Benchmark.model_validate(raw)
-    config_ref = _ready_config(benchmark)
-    if config_ref is None:
+    if not _ready(benchmark):
         return Missing(Reason.BENCHMARK_NOT_READY, _not_ready_message(benchmark))
+    definition = definition_for(benchmark, default_namespace)
+    recorded = benchmark.status.config_name
+    if definition.api == "v1" and recorded and "/" in recorded:  # the config it really synced
+        namespace_, name = recorded.split("/", 1)
+        definition = dataclasses.replace(definition, namespace=namespace_, name=name)
     api_key: str | None = None
     ref = ej.spec.api_key_secret_ref
     if ref is not None:
@@ -62,18 +70,38 @@ async def resolve_dependencies(ej: EvalJob, kube: KubePort) -> Dependencies | Mi
         if lookup.value is None:
             return Missing(lookup.reason or Reason.SECRET_NOT_FOUND, lookup.problem or "")
         api_key = lookup.value
-    return Dependencies(config_ref=config_ref, api_key=api_key)
+    return Dependencies(
+        benchmark=definition,
+        generation=benchmark.metadata.generation,
+        config_hash=config_hash(definition.body),
+        api_key=api_key,
+    )
 
 
-def spec_problem(ej: EvalJob) -> str | None:
+def spec_problem(ej: EvalJob, evaluator: EvaluatorPort) -> str | None:
     """What in an (immutable) spec can never work, beyond what the CRD schema checks."""
-    model = ej.spec.target.get("model")
-    if ej.spec.api_key_secret_ref is not None and not isinstance(model, dict):
-        return "spec.apiKeySecretRef needs spec.target.model to be an object with api_endpoint"
-    if _has_key(ej.spec.target, "api_key"):
+    target = ej.spec.target
+    if _has_key(target, "api_key"):
         # Refused rather than used: a key in the spec lands in Git, etcd and every `get -o yaml`.
         return "spec.target must not contain api_key; put the key in a Secret (apiKeySecretRef)"
-    return None
+    if ej.spec.api_key_secret_ref is not None and "api_key_secret" in target:
+        return "spec.target.api_key_secret and spec.apiKeySecretRef both name a key; use one"
+    helix_form = "url" in target or "name" in target
+    model = target.get("model")
+    if ej.spec.api_key_secret_ref is not None and not helix_form and not isinstance(model, dict):
+        return "spec.apiKeySecretRef needs spec.target.model to be an object with api_endpoint"
+    return evaluator.target_problem(target)
+
+
+def model_of(target: dict[str, Any]) -> str | None:
+    """The model id a target evaluates, whichever form it is written in (for `kubectl get`)."""
+    name = target.get("name")
+    if isinstance(name, str):
+        return name
+    model = target.get("model")
+    endpoint = model.get("api_endpoint") if isinstance(model, dict) else None
+    model_id = endpoint.get("model_id") if isinstance(endpoint, dict) else None
+    return model_id if isinstance(model_id, str) else None
 
 
 def _has_key(value: Any, key: str) -> bool:
@@ -84,11 +112,10 @@ def _has_key(value: Any, key: str) -> bool:
     return False
 
 
-def _ready_config(benchmark: Benchmark) -> str | None:
+def _ready(benchmark: Benchmark) -> bool:
     status = benchmark.status
     ready = any(c.type == Cond.READY and c.status == "True" for c in status.conditions)
-    current = status.observed_generation == benchmark.metadata.generation
-    return status.config_name if ready and current and status.config_name else None
+    return ready and status.observed_generation == benchmark.metadata.generation
 
 
 def _not_ready_message(benchmark: Benchmark) -> str:
@@ -99,36 +126,8 @@ def _not_ready_message(benchmark: Benchmark) -> str:
     return f"Benchmark {name} is not ready yet"
 
 
-def build_job_body(ej: EvalJob, deps: Dependencies) -> dict[str, Any]:
-    """The NeMo job: config by reference, target from the spec, API key only in this body."""
-    config_namespace = deps.config_ref.split("/", 1)[0]
-    target = _deep_copy(ej.spec.target)
-    model = target.get("model")
-    if deps.api_key is not None and isinstance(model, dict):
-        model.setdefault("api_endpoint", {})["api_key"] = deps.api_key
-    return {
-        "namespace": config_namespace,
-        "config": deps.config_ref,
-        "target": target,
-        "custom_fields": {
-            CUSTOM_FIELD_MANAGED_BY: MANAGED_BY,
-            CUSTOM_FIELD_EVALJOB_UID: ej.metadata.uid,
-            CUSTOM_FIELD_K8S_NAMESPACE: ej.metadata.namespace,
-            CUSTOM_FIELD_K8S_NAME: ej.metadata.name,
-        },
-    }
-
-
-def _deep_copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _deep_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_deep_copy(v) for v in value]
-    return value
-
-
-def pick_adopted(jobs: list[EvaluationJob], uid: str) -> EvaluationJob | None:
+def pick_adopted(jobs: list[JobObservation], uid: str) -> JobObservation | None:
     """The job an earlier, interrupted submission created: the oldest one tagged with our UID."""
-    ours = [job for job in jobs if job.custom_fields.get(CUSTOM_FIELD_EVALJOB_UID) == uid]
-    ours.sort(key=lambda job: (job.created_at or "", job.id))
+    ours = [job for job in jobs if job.owner_uid == uid]
+    ours.sort(key=lambda job: (job.created_at or "", job.ref.job_id))
     return ours[0] if ours else None

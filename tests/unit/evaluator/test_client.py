@@ -1,4 +1,4 @@
-"""EvaluatorClient against an injected `httpx.MockTransport`: requests, errors, paging."""
+"""V1Client against an injected `httpx.MockTransport`: requests, errors, paging."""
 
 from __future__ import annotations
 
@@ -12,25 +12,29 @@ from typing import Any
 import httpx
 import pytest
 
-from nemo_evaluator_operator.evaluator import (
+from nemo_evaluator_operator.evaluator.errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
-    EvaluationConfig,
-    EvaluationJob,
     EvaluatorAPIError,
-    EvaluatorClient,
     EvaluatorConnectionError,
     EvaluatorError,
     EvaluatorResponseError,
     EvaluatorTimeoutError,
-    JobStatus,
     NotFoundError,
     RateLimitedError,
     ServerError,
     UnprocessableEntityError,
 )
-from nemo_evaluator_operator.evaluator.client import encode_filters, parse_retry_after
+from nemo_evaluator_operator.evaluator.port import JobState
+from nemo_evaluator_operator.evaluator.states import job_state
+from nemo_evaluator_operator.evaluator.transport import (
+    HttpTransport,
+    encode_filters,
+    parse_retry_after,
+)
+from nemo_evaluator_operator.evaluator.v1.client import V1Client
+from nemo_evaluator_operator.evaluator.v1.models import EvaluationConfig, EvaluationJob
 
 BASE = "http://evaluator.test"
 SECRET = "sk-SECRET-do-not-log"
@@ -47,7 +51,7 @@ CONFIG_BODY: dict[str, Any] = {"type": "mmlu", "name": "mmlu-5", "namespace": "t
 JOB_JSON: dict[str, Any] = {"id": "eval-1", "status": "created", "status_details": {}}
 
 Handler = Callable[[httpx.Request], httpx.Response]
-Call = Callable[[EvaluatorClient], Awaitable[Any]]
+Call = Callable[[V1Client], Awaitable[Any]]
 
 
 class Recorder:
@@ -80,12 +84,12 @@ class Observed:
 
 
 @pytest.fixture
-def make_client() -> Callable[..., EvaluatorClient]:
+def make_client() -> Callable[..., V1Client]:
     """Build clients over a MockTransport; tests close them with `async with`."""
 
-    def build(handler: Handler, on_response: Observed | None = None) -> EvaluatorClient:
+    def build(handler: Handler, on_response: Observed | None = None) -> V1Client:
         http = httpx.AsyncClient(base_url=BASE, transport=httpx.MockTransport(handler))
-        return EvaluatorClient(http, on_response=on_response)
+        return V1Client(HttpTransport(http, on_response=on_response))
 
     return build
 
@@ -195,7 +199,7 @@ METHOD_CASES: list[tuple[str, Call, str, str, Any, httpx.Response]] = [
     ids=[case[0] for case in METHOD_CASES],
 )
 async def test_request_shape(
-    make_client: Callable[..., EvaluatorClient],
+    make_client: Callable[..., V1Client],
     call: Call,
     method: str,
     path: str,
@@ -235,27 +239,27 @@ async def test_request_shape(
     ids=["create_job", "get_config", "get_results", "cancel_job"],
 )
 async def test_parsed_result(
-    make_client: Callable[..., EvaluatorClient], call: Call, response: Any, expected: Any
+    make_client: Callable[..., V1Client], call: Call, response: Any, expected: Any
 ) -> None:
     async with make_client(Recorder(httpx.Response(200, json=response))) as client:
         assert await call(client) == expected
 
 
 async def test_unknown_status_and_null_details_parse(
-    make_client: Callable[..., EvaluatorClient],
+    make_client: Callable[..., V1Client],
 ) -> None:
     answer = {"id": "eval-1", "status": "paused", "status_details": None, "new_field": 1}
     async with make_client(Recorder(httpx.Response(200, json=answer))) as client:
         job = await client.get_job("eval-1")
     assert job.status == "paused"
-    assert job.state is JobStatus.UNKNOWN
+    assert job_state("v1", job.status) is JobState.UNKNOWN
     assert job.status_details.task_status == {}
     assert job.model_extra == {"new_field": 1}
 
 
 @pytest.mark.parametrize("status", [200, 202, 204])
 async def test_delete_job_accepts_any_2xx(
-    make_client: Callable[..., EvaluatorClient], status: int
+    make_client: Callable[..., V1Client], status: int
 ) -> None:
     server = Recorder(httpx.Response(status))
     async with make_client(server) as client:
@@ -274,7 +278,7 @@ async def test_delete_job_accepts_any_2xx(
     ],
 )
 async def test_empty_path_segment_is_rejected_before_sending(
-    make_client: Callable[..., EvaluatorClient], call: Call
+    make_client: Callable[..., V1Client], call: Call
 ) -> None:
     server = Recorder()
     async with make_client(server) as client:
@@ -317,7 +321,7 @@ async def test_empty_path_segment_is_rejected_before_sending(
     ids=["defaults", "paging-and-sort", "nested-filters", "escaped-value"],
 )
 async def test_list_jobs_query(
-    make_client: Callable[..., EvaluatorClient],
+    make_client: Callable[..., V1Client],
     kwargs: dict[str, Any],
     expected: list[tuple[str, str]],
 ) -> None:
@@ -405,7 +409,7 @@ VALIDATION_BODY = {
     ],
 )  # fmt: skip
 async def test_error_mapping(
-    make_client: Callable[..., EvaluatorClient],
+    make_client: Callable[..., V1Client],
     response: httpx.Response,
     error_cls: type[EvaluatorAPIError],
     detail: str,
@@ -427,7 +431,7 @@ async def test_error_mapping(
 
 
 async def test_error_keeps_parsed_body_and_route_template(
-    make_client: Callable[..., EvaluatorClient],
+    make_client: Callable[..., V1Client],
 ) -> None:
     answer = httpx.Response(404, json={"detail": "Job eval-9 not found", "code": 7})
     async with make_client(Recorder(answer)) as client:
@@ -438,7 +442,7 @@ async def test_error_keeps_parsed_body_and_route_template(
 
 
 async def test_long_non_json_body_is_truncated(
-    make_client: Callable[..., EvaluatorClient],
+    make_client: Callable[..., V1Client],
 ) -> None:
     async with make_client(Recorder(httpx.Response(500, text="x" * 5000))) as client:
         with pytest.raises(ServerError) as caught:
@@ -458,7 +462,7 @@ async def test_long_non_json_body_is_truncated(
     ],
 )
 async def test_transport_errors(
-    make_client: Callable[..., EvaluatorClient],
+    make_client: Callable[..., V1Client],
     raised: Exception,
     error_cls: type[EvaluatorConnectionError],
 ) -> None:
@@ -486,9 +490,7 @@ async def test_transport_errors(
     ids=["create_job", "create_config", "cancel_job", "get_job", "delete_job"],
 )
 @pytest.mark.parametrize("status", [500, 503, 429, 409])
-async def test_never_retries(
-    make_client: Callable[..., EvaluatorClient], call: Call, status: int
-) -> None:
+async def test_never_retries(make_client: Callable[..., V1Client], call: Call, status: int) -> None:
     server = Recorder(httpx.Response(status, headers={"retry-after": "0"}), httpx.Response(200))
     async with make_client(server) as client:
         with pytest.raises(EvaluatorAPIError):
@@ -512,7 +514,7 @@ async def test_never_retries(
     ids=["html", "job-without-id", "config-without-type", "results-list", "page-bad-data"],
 )
 async def test_malformed_success_body(
-    make_client: Callable[..., EvaluatorClient], call: Call, response: httpx.Response, mentions: str
+    make_client: Callable[..., V1Client], call: Call, response: httpx.Response, mentions: str
 ) -> None:
     async with make_client(Recorder(response)) as client:
         with pytest.raises(EvaluatorResponseError, match=mentions) as caught:
@@ -546,7 +548,7 @@ async def test_malformed_success_body(
     ids=["get_job", "cancel_job-409", "get_config-404", "list_jobs"],
 )
 async def test_observer_sees_route_template(
-    make_client: Callable[..., EvaluatorClient],
+    make_client: Callable[..., V1Client],
     call: Call,
     status: int,
     expected: tuple[str, str, int],
@@ -568,7 +570,7 @@ async def test_observer_sees_route_template(
 )
 async def test_bearer_header_only_with_token(token: str | None, expected: str | None) -> None:
     server = Recorder(httpx.Response(200, json=JOB_JSON))
-    client = EvaluatorClient.from_settings(BASE, token=token, transport=httpx.MockTransport(server))
+    client = V1Client.from_settings(BASE, token=token, transport=httpx.MockTransport(server))
     async with client:
         await client.get_job("eval-1")
     assert server.last.headers.get("authorization") == expected
@@ -576,7 +578,7 @@ async def test_bearer_header_only_with_token(token: str | None, expected: str | 
 
 async def test_from_settings_timeouts_and_base_path() -> None:
     server = Recorder(httpx.Response(200, json=JOB_JSON))
-    client = EvaluatorClient.from_settings(
+    client = V1Client.from_settings(
         "https://gateway.test/nemo/",
         timeout=12.0,
         connect_timeout=3.0,
@@ -597,12 +599,12 @@ async def test_from_settings_timeouts_and_base_path() -> None:
 
 def test_from_settings_missing_ca_file_fails_fast(tmp_path: Any) -> None:
     with pytest.raises(OSError):
-        EvaluatorClient.from_settings(BASE, ca_file=str(tmp_path / "missing.pem"))
+        V1Client.from_settings(BASE, ca_file=str(tmp_path / "missing.pem"))
 
 
 async def test_observer_passed_through_from_settings() -> None:
     observed = Observed()
-    client = EvaluatorClient.from_settings(
+    client = V1Client.from_settings(
         BASE,
         on_response=observed,
         transport=httpx.MockTransport(Recorder(httpx.Response(200, text="healthy"))),
@@ -648,7 +650,7 @@ def page(
 )
 @pytest.mark.timeout(10)  # a paging bug loops forever; fail fast instead
 async def test_iter_jobs_stops(
-    make_client: Callable[..., EvaluatorClient],
+    make_client: Callable[..., V1Client],
     pages: list[httpx.Response],
     expected_ids: list[str],
     expected_requests: int,
@@ -666,7 +668,7 @@ async def test_iter_jobs_stops(
 
 
 async def test_find_jobs_filters_server_side_and_rechecks(
-    make_client: Callable[..., EvaluatorClient],
+    make_client: Callable[..., V1Client],
 ) -> None:
     data = [
         *jobs("mine-1", evaljob_uid="u1"),
@@ -686,7 +688,7 @@ async def test_find_jobs_filters_server_side_and_rechecks(
 
 @pytest.mark.parametrize("field", ["", "a.b", "a[b]"])
 async def test_find_jobs_rejects_unencodable_field(
-    make_client: Callable[..., EvaluatorClient], field: str
+    make_client: Callable[..., V1Client], field: str
 ) -> None:
     server = Recorder()
     async with make_client(server) as client:
@@ -736,7 +738,7 @@ async def test_requests_in_flight_are_capped_and_queue_in_order() -> None:
         return httpx.Response(200, json={"id": job_id, "status": "running"})
 
     http = httpx.AsyncClient(base_url="http://nemo.test", transport=httpx.MockTransport(slow))
-    client = EvaluatorClient(http, max_in_flight=4)
+    client = V1Client(HttpTransport(http, max_in_flight=4))
     jobs = await asyncio.gather(*(client.get_job(f"eval-{n}") for n in range(40)))
     await client.aclose()
     assert [job.id for job in jobs] == [f"eval-{n}" for n in range(40)]

@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 
-from nemo_evaluator_operator.evaluator import (
+from nemo_evaluator_operator.evaluator.errors import (
     ConflictError,
-    EvaluationJob,
-    EvaluatorClient,
-    JobStatus,
     NotFoundError,
     UnprocessableEntityError,
 )
+from nemo_evaluator_operator.evaluator.port import JobState
+from nemo_evaluator_operator.evaluator.states import job_state
+from nemo_evaluator_operator.evaluator.v1.client import V1Client
+from nemo_evaluator_operator.evaluator.v1.models import EvaluationJob
 
 testing = pytest.importorskip("nemo_evaluator_emulator.testing")
 if not hasattr(testing, "run_emulator"):
@@ -29,7 +30,7 @@ if not hasattr(testing, "run_emulator"):
 pytestmark = pytest.mark.emulator
 
 NAMESPACE = "contract"
-TERMINAL = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}
+TERMINAL = {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED}
 TARGET: dict[str, Any] = {
     "type": "model",
     "model": {
@@ -50,13 +51,13 @@ def emulator_url() -> Iterator[str]:
 
 
 @pytest.fixture
-async def client(emulator_url: str) -> AsyncIterator[EvaluatorClient]:
-    async with EvaluatorClient.from_settings(emulator_url, timeout=10.0) as client:
+async def client(emulator_url: str) -> AsyncIterator[V1Client]:
+    async with V1Client.from_settings(emulator_url, timeout=10.0) as client:
         yield client
 
 
 @pytest.fixture
-async def config_ref(client: EvaluatorClient) -> str:
+async def config_ref(client: V1Client) -> str:
     name = f"cfg-{uuid.uuid4().hex[:8]}"
     await client.create_config({"type": "mmlu", "name": name, "namespace": NAMESPACE})
     return f"{NAMESPACE}/{name}"
@@ -71,19 +72,19 @@ def job_body(config_ref: str, uid: str) -> dict[str, Any]:
     }
 
 
-async def wait_terminal(client: EvaluatorClient, job_id: str) -> EvaluationJob:
+async def wait_terminal(client: V1Client, job_id: str) -> EvaluationJob:
     """Poll like the operator does; the emulator's default phases last a few seconds."""
     async with asyncio.timeout(60):
-        while (job := await client.get_job(job_id)).state not in TERMINAL:  # noqa: ASYNC110
+        while job_state("v1", (job := await client.get_job(job_id)).status) not in TERMINAL:  # noqa: ASYNC110
             await asyncio.sleep(0.2)
     return job
 
 
-async def test_health(client: EvaluatorClient) -> None:
+async def test_health(client: V1Client) -> None:
     await client.health()
 
 
-async def test_config_round_trip(client: EvaluatorClient) -> None:
+async def test_config_round_trip(client: V1Client) -> None:
     name = f"cfg-{uuid.uuid4().hex[:8]}"
     body = {"type": "gsm8k", "name": name, "namespace": NAMESPACE, "params": {"limit_samples": 5}}
     created = await client.create_config(body)
@@ -103,15 +104,15 @@ async def test_config_round_trip(client: EvaluatorClient) -> None:
         await client.delete_config(NAMESPACE, name)
 
 
-async def test_job_lifecycle(client: EvaluatorClient, config_ref: str) -> None:
+async def test_job_lifecycle(client: V1Client, config_ref: str) -> None:
     uid = uuid.uuid4().hex
     job = await client.create_job(job_body(config_ref, uid))
-    assert job.state in {JobStatus.CREATED, JobStatus.PENDING, JobStatus.RUNNING}
+    assert job_state("v1", job.status) in {JobState.QUEUED, JobState.RUNNING}
     assert job.custom_fields == {"evaljob_uid": uid}
     assert [j.id for j in await client.find_jobs("evaljob_uid", uid)] == [job.id]
     assert await client.find_jobs("evaljob_uid", uuid.uuid4().hex) == []
     done = await wait_terminal(client, job.id)
-    assert done.state is JobStatus.COMPLETED, done.status_details.message
+    assert job_state("v1", done.status) is JobState.SUCCEEDED, done.status_details.message
     results = await client.get_results(job.id)
     assert results["job"] == job.id
     assert results["tasks"]
@@ -122,13 +123,14 @@ async def test_job_lifecycle(client: EvaluatorClient, config_ref: str) -> None:
         await client.get_job(job.id)
 
 
-async def test_cancel(client: EvaluatorClient, config_ref: str) -> None:
+async def test_cancel(client: V1Client, config_ref: str) -> None:
     job = await client.create_job(job_body(config_ref, uuid.uuid4().hex))
     await client.cancel_job(job.id)
-    assert (await wait_terminal(client, job.id)).state is JobStatus.CANCELLED
+    done = await wait_terminal(client, job.id)
+    assert job_state("v1", done.status) is JobState.CANCELLED
 
 
-async def test_iter_jobs_pages(client: EvaluatorClient, config_ref: str) -> None:
+async def test_iter_jobs_pages(client: V1Client, config_ref: str) -> None:
     uid = uuid.uuid4().hex
     created = {(await client.create_job(job_body(config_ref, uid))).id for _ in range(3)}
     filters = {"custom_fields.evaljob_uid": uid}
@@ -136,7 +138,7 @@ async def test_iter_jobs_pages(client: EvaluatorClient, config_ref: str) -> None
     assert sorted(seen) == sorted(created)
 
 
-async def test_errors(client: EvaluatorClient) -> None:
+async def test_errors(client: V1Client) -> None:
     with pytest.raises(NotFoundError):
         await client.get_job("eval-doesnotexist")
     with pytest.raises(UnprocessableEntityError) as caught:

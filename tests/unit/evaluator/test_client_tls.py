@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from nemo_evaluator_operator.evaluator import EvaluatorClient, EvaluatorConnectionError
+from nemo_evaluator_operator.evaluator.errors import EvaluatorConnectionError
+from nemo_evaluator_operator.evaluator.v1.client import V1Client
 
 
 @dataclass
@@ -104,7 +105,7 @@ def tls_server(tmp_path: Path) -> Iterator[TLSServer]:
 
 
 async def test_ca_file_is_trusted(tls_server: TLSServer) -> None:
-    client = EvaluatorClient.from_settings(
+    client = V1Client.from_settings(
         tls_server.url, token="tok", ca_file=str(tls_server.ca_file), timeout=5.0
     )
     async with client:
@@ -113,7 +114,7 @@ async def test_ca_file_is_trusted(tls_server: TLSServer) -> None:
 
 
 async def test_without_ca_file_the_private_ca_is_rejected(tls_server: TLSServer) -> None:
-    client = EvaluatorClient.from_settings(tls_server.url, timeout=5.0)
+    client = V1Client.from_settings(tls_server.url, timeout=5.0)
     async with client:
         with pytest.raises(EvaluatorConnectionError, match="GET /health failed: ConnectError"):
             await client.health()

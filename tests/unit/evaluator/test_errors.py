@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from nemo_evaluator_operator.evaluator import (
+from nemo_evaluator_operator.evaluator.errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
@@ -19,9 +19,11 @@ from nemo_evaluator_operator.evaluator import (
     RateLimitedError,
     ServerError,
     UnprocessableEntityError,
+    api_error,
+    flatten_detail,
     is_transient,
+    truncate,
 )
-from nemo_evaluator_operator.evaluator.errors import api_error, flatten_detail, truncate
 
 
 def http_error(status: int) -> EvaluatorAPIError:

@@ -7,11 +7,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from nemo_evaluator_operator.evaluator import (
+from nemo_evaluator_operator.evaluator.port import JobState
+from nemo_evaluator_operator.evaluator.states import STATES, job_state
+from nemo_evaluator_operator.evaluator.v1.models import (
     EvaluationConfig,
     EvaluationJob,
     JobPage,
-    JobStatus,
     Pagination,
     StatusDetails,
 )
@@ -40,23 +41,23 @@ DOC_JOB: dict[str, Any] = {
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        *[(member.value, member) for member in JobStatus],
-        ("RUNNING", JobStatus.RUNNING),
-        (" completed ", JobStatus.COMPLETED),
-        ("active", JobStatus.UNKNOWN),  # v2 vocabulary is not v1
-        ("paused", JobStatus.UNKNOWN),
-        ("", JobStatus.UNKNOWN),
-        (None, JobStatus.UNKNOWN),
+        *STATES["v1"].items(),
+        ("RUNNING", JobState.RUNNING),
+        (" completed ", JobState.SUCCEEDED),
+        ("active", JobState.UNKNOWN),  # v2 vocabulary is not v1
+        ("paused", JobState.UNKNOWN),
+        ("", JobState.UNKNOWN),
+        (None, JobState.UNKNOWN),
     ],
 )
-def test_job_status_parse(raw: str | None, expected: JobStatus) -> None:
-    assert JobStatus.parse(raw) is expected
+def test_job_status_parse(raw: str | None, expected: JobState) -> None:
+    assert job_state("v1", raw) is expected
 
 
 def test_documented_job_parses() -> None:
     job = EvaluationJob.model_validate(DOC_JOB)
     assert job.id == "eval-9ZqK"
-    assert job.state is JobStatus.CREATED
+    assert job_state("v1", job.status) is JobState.QUEUED
     assert job.status_details.samples_processed == 0
     assert isinstance(job.config, dict)
     assert job.config["name"] == "qa-bleu"
@@ -66,23 +67,23 @@ def test_documented_job_parses() -> None:
 @pytest.mark.parametrize(
     ("changes", "status", "state"),
     [
-        ({"status": "running"}, "running", JobStatus.RUNNING),
-        ({"status": "error"}, "error", JobStatus.UNKNOWN),
-        ({"status": None}, "unknown", JobStatus.UNKNOWN),
-        ({"status": 3}, "3", JobStatus.UNKNOWN),
-        ({}, "created", JobStatus.CREATED),
+        ({"status": "running"}, "running", JobState.RUNNING),
+        ({"status": "error"}, "error", JobState.UNKNOWN),
+        ({"status": None}, "unknown", JobState.UNKNOWN),
+        ({"status": 3}, "3", JobState.UNKNOWN),
+        ({}, "created", JobState.QUEUED),
     ],
 )
-def test_job_status_is_kept_raw(changes: dict[str, Any], status: str, state: JobStatus) -> None:
+def test_job_status_is_kept_raw(changes: dict[str, Any], status: str, state: JobState) -> None:
     job = EvaluationJob.model_validate({**DOC_JOB, **changes})
     assert job.status == status
-    assert job.state is state
+    assert job_state("v1", job.status) is state
 
 
 def test_minimal_job_gets_defaults() -> None:
     job = EvaluationJob.model_validate({"id": "eval-1"})
     assert job.status == "unknown"
-    assert job.state is JobStatus.UNKNOWN
+    assert job_state("v1", job.status) is JobState.UNKNOWN
     assert job.status_details == StatusDetails()
     assert job.custom_fields == {}
     assert job.config is None

@@ -12,10 +12,16 @@ from nemo_evaluator_operator.evaluator.errors import (
     EvaluatorError,
     NotFoundError,
 )
-from nemo_evaluator_operator.evaluator.models import EvaluationConfig, EvaluationJob
+from nemo_evaluator_operator.evaluator.v1.adapter import V1Evaluator
+from nemo_evaluator_operator.evaluator.v1.models import EvaluationConfig, EvaluationJob
 from nemo_evaluator_operator.reconcile.ports import ConfigMapSpec, SecretLookup
 
-__all__ = ["FakeEvaluator", "FakeKube", "not_found"]
+__all__ = ["FakeEvaluator", "FakeKube", "not_found", "v1_port"]
+
+
+def v1_port(fake: FakeEvaluator) -> V1Evaluator:
+    """The real v1 adapter over the in-memory v1 client (every read goes straight through)."""
+    return V1Evaluator(fake, poll_ttl=0)  # type: ignore[arg-type]
 
 
 def not_found(path: str) -> NotFoundError:

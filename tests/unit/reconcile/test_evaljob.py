@@ -16,7 +16,7 @@ from nemo_evaluator_operator.evaluator.errors import (
 from nemo_evaluator_operator.models import EvalJob, EvalJobPhase
 from nemo_evaluator_operator.reconcile.evaljob import EvalJobContext, reconcile_evaljob
 
-from .fakes import FakeEvaluator, FakeKube
+from .fakes import FakeEvaluator, FakeKube, v1_port
 
 NOW = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 CREATED = (NOW - timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -84,7 +84,7 @@ def ctx(
     evaluator: FakeEvaluator, kube: FakeKube, now: datetime = NOW, grace: float = 60
 ) -> EvalJobContext:
     return EvalJobContext(
-        evaluator=evaluator, kube=kube, grace_seconds=grace, now=now, resubmit_after=10
+        evaluator=v1_port(evaluator), kube=kube, grace_seconds=grace, now=now, resubmit_after=10
     )
 
 
@@ -103,7 +103,8 @@ async def test_submits_once_with_marker_before_post_and_id_right_after() -> None
     assert body["custom_fields"]["evaljob_uid"] == UID
     assert body["target"]["model"]["api_endpoint"]["api_key"] == API_KEY
     assert "api_key" not in json.dumps(ej.spec.target)  # the spec itself is untouched
-    assert list(kube.status_patches[0]) == ["submissionStartedAt"]
+    assert next(iter(kube.status_patches[0])) == "submissionStartedAt"
+    assert "jobId" not in kube.status_patches[0]
     assert kube.status_patches[1]["jobId"] == result.status.job_id == "eval-1"
     assert result.status.phase is EvalJobPhase.SUBMITTED
     assert conditions(result.status)["Reconciling"] == ("True", "Submitted")

@@ -6,11 +6,12 @@ import json
 
 import pytest
 
+from nemo_evaluator_operator.evaluator.port import JobResults
+from nemo_evaluator_operator.evaluator.v1.results import flatten_scores
 from nemo_evaluator_operator.models import Condition, PassCriterion
 from nemo_evaluator_operator.reconcile.conditions import CondSpec, set_condition
 from nemo_evaluator_operator.reconcile.results import (
     evaluate_criteria,
-    flatten_scores,
     headline,
     render_results,
     results_config_map_name,
@@ -27,9 +28,8 @@ def test_split_reassembles_exactly(size: int) -> None:
 
 
 def test_unicode_results_are_escaped_so_byte_splitting_is_safe() -> None:
-    rendered = render_results(
-        {"tasks": {"ünï": {"metrics": {"m": {"scores": {"s": {"value": 1}}}}}}}
-    )
+    document = {"tasks": {"ünï": {"metrics": {"m": {"scores": {"s": {"value": 1}}}}}}}
+    rendered = render_results(JobResults(scores=flatten_scores(document), document=document))
     assert rendered.text.isascii()
     assert (
         json.loads("".join(rendered.parts))["tasks"]["ünï"]["metrics"]["m"]["scores"]["s"]["value"]
@@ -39,7 +39,7 @@ def test_unicode_results_are_escaped_so_byte_splitting_is_safe() -> None:
 
 def test_large_results_split_into_parts_under_the_configmap_limit() -> None:
     big = {"tasks": {"t": {"metrics": {}, "data": {"blob": "x" * (3 * 1024 * 1024)}}}}
-    rendered = render_results(big)
+    rendered = render_results(JobResults(scores={}, document=big))
     assert len(rendered.parts) == 4
     assert all(len(p) <= 900 * 1024 for p in rendered.parts)
     assert json.loads("".join(rendered.parts)) == big

@@ -1,14 +1,13 @@
-"""Response models of the NeMo Evaluator v1 API, in the API's own snake_case names.
+"""Response models of the NeMo Microservices v1 evaluation API, in the API's own snake_case names.
 
 The models are deliberately tolerant: extra fields are kept (`extra="allow"`), `null`
 where we expect an object or map becomes empty, and a job status we have never heard of
-is kept as its raw string and reads as `JobStatus.UNKNOWN`. A newer service version must
-not crash the operator.
+is kept as its raw string (the state tables map it to `JobState.UNKNOWN`). A newer service
+version must not crash the operator.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -17,34 +16,9 @@ __all__ = [
     "EvaluationConfig",
     "EvaluationJob",
     "JobPage",
-    "JobStatus",
     "Pagination",
     "StatusDetails",
 ]
-
-
-class JobStatus(StrEnum):
-    """v1 job statuses (the SDK's shared `JobStatus` literal)."""
-
-    CREATED = "created"
-    PENDING = "pending"
-    RUNNING = "running"
-    CANCELLING = "cancelling"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-    COMPLETED = "completed"
-    READY = "ready"
-    UNKNOWN = "unknown"
-
-    @classmethod
-    def parse(cls, value: str | None) -> JobStatus:
-        """Map a raw status string to a member; anything unrecognised is `UNKNOWN`."""
-        if not value:
-            return cls.UNKNOWN
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            return cls.UNKNOWN
 
 
 class _ApiModel(BaseModel):
@@ -82,8 +56,8 @@ class EvaluationJob(_ApiModel):
 
     id: str
     namespace: str | None = None
-    status: str = JobStatus.UNKNOWN.value
-    """Raw status string; use `state` for the typed value."""
+    status: str = "unknown"
+    """Raw status string (see `states.STATES["v1"]`)."""
     status_details: Annotated[StatusDetails, BeforeValidator(_dict_if_none)] = Field(
         default_factory=StatusDetails
     )
@@ -98,12 +72,7 @@ class EvaluationJob(_ApiModel):
     @classmethod
     def _status_as_text(cls, value: Any) -> str:
         """Accept any status value, including null and non-strings, as text."""
-        return JobStatus.UNKNOWN.value if value is None else str(value)
-
-    @property
-    def state(self) -> JobStatus:
-        """The status as a `JobStatus`; unknown strings map to `JobStatus.UNKNOWN`."""
-        return JobStatus.parse(self.status)
+        return "unknown" if value is None else str(value)
 
 
 class EvaluationConfig(_ApiModel):

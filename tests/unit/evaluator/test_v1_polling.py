@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nemo_evaluator_operator.evaluator.errors import EvaluatorConnectionError
-from nemo_evaluator_operator.reconcile.observer import BatchedJobReader
-
-from .fakes import FakeEvaluator
+from nemo_evaluator_operator.evaluator.v1.polling import SnapshotReader
+from tests.unit.reconcile.fakes import FakeEvaluator
 
 
 class Clock:
@@ -28,7 +27,7 @@ def seed(evaluator: FakeEvaluator, count: int, status: str = "running") -> list[
     return [f"eval-{status}-{n}" for n in range(count)]
 
 
-async def warm(reader: BatchedJobReader, clock: Clock, ids: list[str]) -> None:
+async def warm(reader: SnapshotReader, clock: Clock, ids: list[str]) -> None:
     """One interval in which every job was read, so the reader knows how many there are."""
     for job_id in ids:
         await reader.get_job(job_id)
@@ -39,7 +38,7 @@ async def warm(reader: BatchedJobReader, clock: Clock, ids: list[str]) -> None:
 async def test_one_interval_costs_pages_not_jobs(jobs: int, lists: int) -> None:
     evaluator, clock = FakeEvaluator(), Clock()
     ids = seed(evaluator, jobs)
-    reader = BatchedJobReader(evaluator, ttl=10, clock=clock)
+    reader = SnapshotReader(evaluator, ttl=10, clock=clock)
     await warm(reader, clock, ids)
     evaluator.calls.clear()
     for job_id in ids:
@@ -52,7 +51,7 @@ async def test_one_interval_costs_pages_not_jobs(jobs: int, lists: int) -> None:
 async def test_a_few_jobs_are_read_directly(jobs: int) -> None:
     evaluator, clock = FakeEvaluator(), Clock()
     ids = seed(evaluator, jobs)
-    reader = BatchedJobReader(evaluator, ttl=10, clock=clock)
+    reader = SnapshotReader(evaluator, ttl=10, clock=clock)
     for _ in range(3):
         await warm(reader, clock, ids)
     assert "list_jobs" not in evaluator.names()
@@ -62,7 +61,7 @@ async def test_a_few_jobs_are_read_directly(jobs: int) -> None:
 async def test_finished_job_falls_back_to_a_direct_read() -> None:
     evaluator, clock = FakeEvaluator(), Clock()
     (done,) = seed(evaluator, 1, status="completed")
-    reader = BatchedJobReader(evaluator, ttl=10, clock=clock)
+    reader = SnapshotReader(evaluator, ttl=10, clock=clock)
     assert (await reader.get_job(done)).status == "completed"
     assert evaluator.names().count("get_job") == 1
     assert reader.fallback_reads == 1
@@ -71,7 +70,7 @@ async def test_finished_job_falls_back_to_a_direct_read() -> None:
 async def test_jobs_of_other_managers_are_not_listed() -> None:
     evaluator, clock = FakeEvaluator(), Clock()
     evaluator.jobs["eval-x"] = {"id": "eval-x", "status": "running", "custom_fields": {}}
-    reader = BatchedJobReader(evaluator, ttl=10, clock=clock)
+    reader = SnapshotReader(evaluator, ttl=10, clock=clock)
     await reader.get_job("eval-x")
     assert reader.fallback_reads == 1
 
@@ -79,17 +78,18 @@ async def test_jobs_of_other_managers_are_not_listed() -> None:
 async def test_cancel_forgets_the_cached_state() -> None:
     evaluator, clock = FakeEvaluator(), Clock()
     (job,) = seed(evaluator, 1)
-    reader = BatchedJobReader(evaluator, ttl=10, clock=clock)
+    reader = SnapshotReader(evaluator, ttl=10, clock=clock)
     await warm(reader, clock, [*seed(evaluator, 5, status="pending"), job])
     await reader.get_job(job)
-    await reader.cancel_job(job)
+    reader.forget(job)
+    await evaluator.cancel_job(job)
     assert (await reader.get_job(job)).status == "cancelling"
 
 
 async def test_outage_costs_one_round_per_interval() -> None:
     evaluator, clock = FakeEvaluator(), Clock()
     ids = seed(evaluator, 50)
-    reader = BatchedJobReader(evaluator, ttl=10, clock=clock)
+    reader = SnapshotReader(evaluator, ttl=10, clock=clock)
 
     async def down(*_: object, **__: object) -> None:
         raise EvaluatorConnectionError("refused", method="GET", path="/v1/evaluation/jobs")

@@ -1,0 +1,1 @@
+"""The NeMo Helix Evals adapter (`/apis/evals/v2/workspaces/{workspace}/...`)."""

@@ -1,0 +1,1 @@
+"""The NeMo Microservices v1 adapter (`/v1/evaluation/configs|jobs`)."""
