@@ -183,19 +183,6 @@ def test_failed_job_reports_nemo_message(cluster: Cluster, emulator: RunningEmul
     assert cluster.config_map("ej-results") is None
 
 
-def test_cancel_while_running(cluster: Cluster, emulator: RunningEmulator) -> None:
-    ready_benchmark(cluster)
-    job_id = running_job(cluster, emulator, "ej")
-    cluster.patch_spec("EvalJob", "ej", {"cancel": True})
-    obj = cluster.wait_phase("ej", "Cancelled", timeout=30)
-    assert obj["status"]["jobId"] == job_id
-    cancels = emulator.control.requests(
-        method="POST", path_prefix=f"/v1/evaluation/jobs/{job_id}/cancel"
-    )
-    assert len(cancels) == 1
-    assert nemo_get(emulator, f"/v1/evaluation/jobs/{job_id}").json()["status"] == "cancelled"
-
-
 def test_deadline_cancels_and_fails(cluster: Cluster, emulator: RunningEmulator) -> None:
     ready_benchmark(cluster)
     emulator.control.set_phase_seconds(running=60)
@@ -208,26 +195,6 @@ def test_deadline_cancels_and_fails(cluster: Cluster, emulator: RunningEmulator)
     assert conds["Succeeded"] == ("False", "DeadlineExceeded")
     job = nemo_get(emulator, f"/v1/evaluation/jobs/{obj['status']['jobId']}").json()
     assert job["status"] == "cancelled"
-
-
-@pytest.mark.parametrize(("policy", "kept"), [("Delete", False), ("Orphan", True)])
-def test_delete_while_running(
-    cluster: Cluster, emulator: RunningEmulator, policy: str, kept: bool
-) -> None:
-    ready_benchmark(cluster)
-    job_id = running_job(cluster, emulator, "ej", deletionPolicy=policy)
-    cluster.delete("EvalJob", "ej")
-    cluster.wait_gone("EvalJob", "ej", timeout=40)
-    response = nemo_get(emulator, f"/v1/evaluation/jobs/{job_id}")
-    if kept:
-        assert response.status_code == 200
-        assert response.json()["status"] == "running"
-    else:
-        assert response.status_code == 404
-        cancels = emulator.control.requests(
-            method="POST", path_prefix=f"/v1/evaluation/jobs/{job_id}/cancel"
-        )
-        assert len(cancels) == 1
 
 
 def test_delete_while_nemo_is_down_is_bounded(cluster: Cluster, emulator: RunningEmulator) -> None:
