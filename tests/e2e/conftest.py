@@ -21,7 +21,7 @@ from kubernetes import client as k8s
 from nemo_evaluator_emulator.testing import RunningEmulator, run_emulator
 from tests.deploy.rbac import install_rbac, uninstall_rbac
 from tests.support.controlplane import Kubectl
-from tests.support.operator_process import OperatorProcess
+from tests.support.operator_process import OperatorProcess, rbac_denials
 
 from .helpers import Cluster
 
@@ -71,13 +71,7 @@ def operator(
     process.start()
     yield process
     process.stop()
-    denials = ("Forbidden", "Code: 403", "status=403", "Not enough permissions")
-    lines = process.output().splitlines()
-    forbidden = [
-        line
-        for line in lines
-        if any(word in line for word in denials) and "being terminated" not in line
-    ]
+    forbidden = rbac_denials(process)
     assert not forbidden, "the operator hit RBAC denials:\n" + "\n".join(forbidden[:20])
 
 

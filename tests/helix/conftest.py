@@ -20,7 +20,7 @@ from tests.e2e.conftest import operator_kubeconfig
 from tests.e2e.helpers import Cluster
 from tests.support.controlplane import Kubectl
 from tests.support.helix import HelixServer
-from tests.support.operator_process import OperatorProcess
+from tests.support.operator_process import OperatorProcess, rbac_denials
 
 __all__ = ["backend", "helix_operator", "helix_proxy", "hx", "operator_kubeconfig"]
 
@@ -52,8 +52,7 @@ def helix_operator(
     process.start()
     yield process
     process.stop()
-    lines = process.output().splitlines()
-    denials = [line for line in lines if "Forbidden" in line or "Code: 403" in line]
+    denials = rbac_denials(process)
     assert not denials, "the operator hit RBAC denials:\n" + "\n".join(denials[:20])
 
 

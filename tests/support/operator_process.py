@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["OperatorProcess", "run_operator"]
+__all__ = ["OperatorProcess", "rbac_denials", "run_operator"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -132,6 +132,19 @@ class OperatorProcess:
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.output().splitlines()[-lines:])
+
+
+def rbac_denials(process: OperatorProcess) -> list[str]:
+    """Log lines where the API server refused the operator for lack of permission.
+
+    Writes into a namespace being deleted are refused with 403 too; those are not RBAC's.
+    """
+    denials = ("Forbidden", "Code: 403", "status=403", "Not enough permissions")
+    return [
+        line
+        for line in process.output().splitlines()
+        if any(word in line for word in denials) and "being terminated" not in line
+    ]
 
 
 @contextmanager

@@ -57,7 +57,7 @@ async def resolve_dependencies(
         return Missing(Reason.BENCHMARK_NOT_FOUND, f"Benchmark {namespace}/{bm_name} not found")
     benchmark = Benchmark.model_validate(raw)
     if not _ready(benchmark):
-        return Missing(Reason.BENCHMARK_NOT_READY, _not_ready_message(benchmark))
+        return Missing(_not_ready_reason(benchmark), _not_ready_message(benchmark))
     definition = definition_for(benchmark, default_namespace)
     recorded = benchmark.status.config_name
     if definition.api == "v1" and recorded and "/" in recorded:  # the config it really synced
@@ -116,6 +116,18 @@ def _ready(benchmark: Benchmark) -> bool:
     status = benchmark.status
     ready = any(c.type == Cond.READY and c.status == "True" for c in status.conditions)
     return ready and status.observed_generation == benchmark.metadata.generation
+
+
+def _not_ready_reason(benchmark: Benchmark) -> str:
+    """`BenchmarkNotReady`, or the evaluator-level reason the Benchmark is stuck on, so the
+    EvalJob says at once that the evaluator (not the Benchmark) is the problem."""
+    for condition in benchmark.status.conditions:
+        if condition.type == Cond.READY and condition.reason in _EVALUATOR_REASONS:
+            return condition.reason
+    return Reason.BENCHMARK_NOT_READY
+
+
+_EVALUATOR_REASONS = frozenset({Reason.UNSUPPORTED_API, Reason.WRONG_API})
 
 
 def _not_ready_message(benchmark: Benchmark) -> str:
