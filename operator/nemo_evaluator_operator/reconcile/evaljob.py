@@ -123,7 +123,9 @@ async def _before_submission(ej: EvalJob, status: EvalJobStatus, ctx: EvalJobCon
         return _finished(ej, status, EvalJobPhase.FAILED, Reason.INVALID_SPEC, problem, ctx)
     deps = await resolve_dependencies(ej, ctx.kube, ctx.default_namespace)
     if isinstance(deps, Missing):
-        stalled = _age_seconds(ej, ctx.now) > ctx.grace_seconds
+        # A missing object may appear (grace period); an evaluator that speaks neither API, or
+        # the other one, will not fix itself by waiting.
+        stalled = deps.evaluator_level or _age_seconds(ej, ctx.now) > ctx.grace_seconds
         return Transition(
             waiting_conditions(ej, status, deps.reason, deps.message, stalled, ctx.stamp)
         )

@@ -104,7 +104,7 @@ def build_config_maps(
         LABEL_EVALJOB: label_value(ej.metadata.name),
         LABEL_BENCHMARK: label_value(ej.spec.benchmark_ref.name),
     }
-    summary = summary_table(job_id, rendered.scores, gate)
+    summary = summary_table(job_id, rendered.scores, gate, ej.status.evaluator_api)
     index_name = results_config_map_name(ej.metadata.name)
     if len(rendered.parts) == 1:
         data = {"results.json": rendered.text, "summary.txt": summary, "sha256": rendered.sha256}

@@ -125,10 +125,16 @@ def _bounds(criterion: PassCriterion) -> str:
     return f"[{low}, {high}]"
 
 
-def summary_table(job_id: str, scores: Mapping[str, float], gate: list[CriterionResult]) -> str:
+_API_NAMES = {"v1": "NeMo Microservices v1", "helix": "NeMo Helix"}
+
+
+def summary_table(
+    job_id: str, scores: Mapping[str, float], gate: list[CriterionResult], api: str | None = None
+) -> str:
     """A plain-text table a person can read with `kubectl get cm -o yaml`."""
     width = max([len("METRIC"), *(len(key) for key in scores)])
-    lines = [f"NeMo Evaluator job {job_id}", "", f"{'METRIC':<{width}}  VALUE"]
+    evaluator = _API_NAMES.get(api or "", "NeMo Evaluator")
+    lines = [f"{evaluator} job {job_id}", "", f"{'METRIC':<{width}}  VALUE"]
     lines += [f"{key:<{width}}  {value:.6g}" for key, value in scores.items()]
     if gate:
         lines += ["", "PASS CRITERIA"]

@@ -30,6 +30,11 @@ class Missing:
     reason: str
     message: str
 
+    @property
+    def evaluator_level(self) -> bool:
+        """The evaluator, not a Kubernetes object, is what is missing."""
+        return self.reason in _EVALUATOR_REASONS
+
 
 @dataclass(frozen=True)
 class Dependencies:

@@ -221,7 +221,7 @@ async def test_sync_checks_the_definition_with_live_and_creates_the_workspace() 
     spec = {**EVALUATION, "field_mapping": {"reference": "a"}}
     result = await port.sync_benchmark(BenchmarkDefinition("helix", "new-ws", "n", spec, OWNER))
     assert result.change is BenchmarkSync.VALIDATED
-    assert result.score_names == ("exact-match.exact-match", "bleu.sentence")
+    assert result.score_names == ("exact-match.exact-match", "bleu.sentence", "bleu.corpus")
     assert "new-ws" in fake.workspaces
     live = next(b for m, p, b in fake.requests if p.endswith("/evaluate/live"))
     assert live["dataset"] == [{"q": "2+2?", "a": "4", "output": "operator validation"}]

@@ -110,6 +110,10 @@ def bundle_metrics(metrics: list[Any]) -> list[Any]:
     return sent
 
 
+_CORPUS_OUTPUTS: Final = {"bleu": ("corpus",)}
+"""Scores a metric type adds only to the aggregate (computed over the whole dataset)."""
+
+
 def score_names(bundles: list[Any]) -> list[str]:
     """The `metric_type.output` score names the bundles will produce (references unknown)."""
     names: list[str] = []
@@ -119,4 +123,5 @@ def score_names(bundles: list[Any]) -> list[str]:
             for output in bundle.get("outputs") or []:
                 if isinstance(output, dict):
                     names.append(f"{kind}.{output.get('name')}")
+            names += [f"{kind}.{extra}" for extra in _CORPUS_OUTPUTS.get(str(kind), ())]
     return names
