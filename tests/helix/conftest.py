@@ -47,7 +47,13 @@ def helix_operator(
         operator_kubeconfig,
         helix_proxy.base_url,
         tmp_path_factory.mktemp("operator"),
-        env={"OPERATOR_DELETE_MAX_ATTEMPTS": "8", "OPERATOR_REQUEST_TIMEOUT": "10"},
+        # Every Helix list carries whole job specs: poll every 2 s, not 1, to leave the two
+        # cores to the job processes.
+        env={
+            "OPERATOR_DELETE_MAX_ATTEMPTS": "8",
+            "OPERATOR_REQUEST_TIMEOUT": "10",
+            "OPERATOR_POLL_INTERVAL": "2",
+        },
     )
     process.start()
     yield process

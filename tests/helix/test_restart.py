@@ -18,7 +18,7 @@ def test_evaljobs_finish_across_a_helix_restart(
     hx: Cluster, backend: HelixBackend, helix: HelixServer
 ) -> None:
     shared.benchmark(hx, backend)
-    shared.running(hx, backend, "stuck", activeDeadlineSeconds=100)
+    shared.running(hx, backend, "stuck", activeDeadlineSeconds=75)
     helix.stop()
     shared.evaljob(hx, backend, "queued", model="fair")
     waiting = hx.wait_condition("EvalJob", "queued", "Reconciling", timeout=60)
