@@ -42,12 +42,13 @@ def crd_schema(plural: str) -> dict[str, Any]:
 
 
 def load_samples() -> dict[str, dict[str, Any]]:
-    """Every document in deploy/samples, keyed by ``<file>`` (one document per file)."""
+    """Every document in deploy/samples (v1) and deploy/samples/helix, keyed by the path below
+    deploy/samples (one document per file)."""
     samples: dict[str, dict[str, Any]] = {}
-    for path in sorted(SAMPLES_DIR.glob("*.yaml")):
+    for path in sorted(SAMPLES_DIR.rglob("*.yaml")):
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
         assert len(docs) == 1, f"{path.name}: expected one document, got {len(docs)}"
-        samples[path.name] = docs[0]
+        samples[str(path.relative_to(SAMPLES_DIR))] = docs[0]
     return samples
 
 

@@ -1,31 +1,42 @@
-"""`make demo`: a local control plane, the NeMo emulator and the operator, running the samples.
+"""`make demo`: a local control plane, NVIDIA's NeMo Helix, a model server and the operator.
 
-Applies deploy/samples/ (two Benchmarks, three EvalJobs, one with a quality gate) into the
-namespace `demo`, waits until every EvalJob has finished, prints `kubectl get bm,ej` and each
-results summary, then stops everything. `--keep` leaves the stack running until Ctrl-C, with
-the kubeconfig at .demo/kubeconfig so `kubectl --kubeconfig .demo/kubeconfig ...` works.
+By default (`--api helix`) it runs real evaluations: NeMo Helix 0.8.1 (the same server the
+tests use) scores three models of our table model server on deploy/samples/helix/ (a
+5-question Benchmark, three EvalJobs, one with a quality gate and an API key), then prints
+`kubectl get bm,ej`, each model's scores and each results summary, and stops everything.
+`--api v1` runs deploy/samples/ against the NeMo Microservices v1 emulator instead (synthetic
+scores). `--keep` leaves the stack running until Ctrl-C, with the kubeconfig at
+.demo/kubeconfig so `kubectl --kubeconfig .demo/kubeconfig ...` works.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import shutil
 import signal
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import yaml
 from kubernetes import client as k8s
 
 from nemo_evaluator_emulator.testing import run_emulator
+from openai_table_server.testing import run_model_server
 from tests.support.controlplane import REPO_ROOT, ControlPlane, Kubectl
+from tests.support.helix import HelixServer, demo_table
 from tests.support.operator_process import OperatorProcess
 
 __all__ = ["main"]
 
 NAMESPACE = "demo"
 STATE = REPO_ROOT / ".demo"
+SAMPLES = REPO_ROOT / "deploy" / "samples"
+SAMPLE_MODEL_URL = "http://127.0.0.1:18999/v1/chat/completions"
 TERMINAL = {"Succeeded", "Failed", "Cancelled"}
 
 
@@ -34,8 +45,7 @@ def say(text: str) -> None:
 
 
 @contextlib.contextmanager
-def stack(poll: float) -> Iterator[tuple[ControlPlane, Kubectl, OperatorProcess]]:
-    """Control plane → CRDs → emulator → operator; torn down in reverse on exit."""
+def control_plane() -> Iterator[tuple[ControlPlane, Kubectl]]:
     shutil.rmtree(STATE, ignore_errors=True)
     STATE.mkdir(parents=True)
     with ControlPlane() as plane:
@@ -45,27 +55,59 @@ def stack(poll: float) -> Iterator[tuple[ControlPlane, Kubectl, OperatorProcess]
         say(f"control plane {plane.version} ready at {plane.server}")
         kubectl("apply", "-k", str(REPO_ROOT / "crds"))
         kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-        phases = "created=0.5,pending=1,running=6,cancelling=1"
-        with run_emulator(phase_seconds=phases, log_path=STATE / "emulator.log") as emulator:
-            say(f"NeMo Evaluator emulator at {emulator.base_url} (synthetic scores)")
-            operator = OperatorProcess(
-                kubeconfig, emulator.base_url, STATE, env={"OPERATOR_POLL_INTERVAL": str(poll)}
-            )
-            operator.start()
-            say(f"operator running (logs: {operator.log_files[-1]})")
-            try:
-                yield plane, kubectl, operator
-            finally:
-                operator.stop()
+        yield plane, kubectl
 
 
-def apply_samples(kubectl: Kubectl) -> None:
+@contextlib.contextmanager
+def operator(url: str, poll: float) -> Iterator[OperatorProcess]:
+    process = OperatorProcess(
+        STATE / "kubeconfig", url, STATE, env={"OPERATOR_POLL_INTERVAL": str(poll)}
+    )
+    process.start()
+    say(f"operator running (logs: {process.log_files[-1]})")
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@contextlib.contextmanager
+def helix_stack() -> Iterator[str]:
+    """NeMo Helix and the table model server; yields the model server's chat URL."""
+    helix = HelixServer(STATE / "helix")
+    started = time.monotonic()
+    with helix:
+        took = time.monotonic() - started
+        say(f"NeMo Helix {helix.version} ready at {helix.base_url} in {took:.0f}s")
+        with run_model_server(demo_table(), log_path=STATE / "model-server.log") as model:
+            say(f"model server at {model.base_url} (models good, fair, poor answer from a table)")
+            with operator(helix.base_url, poll=2.0):
+                yield model.chat_url
+
+
+@contextlib.contextmanager
+def v1_stack() -> Iterator[str]:
+    phases = "created=0.5,pending=1,running=6,cancelling=1"
+    with run_emulator(phase_seconds=phases, log_path=STATE / "emulator.log") as emulator:
+        say(f"NeMo Microservices v1 emulator at {emulator.base_url} (synthetic scores)")
+        with operator(emulator.base_url, poll=1.0):
+            yield ""
+
+
+def apply_samples(kubectl: Kubectl, directory: Path, model_url: str) -> None:
+    """Apply every sample, the Helix ones pointed at this run's model server."""
     kubectl("create", "namespace", NAMESPACE)
-    kubectl("apply", "-n", NAMESPACE, "-f", str(REPO_ROOT / "deploy" / "samples"))
-    say(f"applied deploy/samples/ to namespace {NAMESPACE}")
+    docs = []
+    for path in sorted(directory.glob("*.yaml")):
+        text = path.read_text()
+        if model_url:
+            text = text.replace(SAMPLE_MODEL_URL, model_url)
+        docs.extend(d for d in yaml.safe_load_all(text) if d)
+    kubectl("apply", "-n", NAMESPACE, "-f", "-", input=yaml.safe_dump_all(docs))
+    say(f"applied {directory.relative_to(REPO_ROOT)}/ to namespace {NAMESPACE}")
 
 
-def wait_all_finished(plane: ControlPlane, timeout: float) -> list[dict[str, object]]:
+def wait_all_finished(plane: ControlPlane, timeout: float) -> list[dict[str, Any]]:
     custom = k8s.CustomObjectsApi(plane.api_client())
     deadline = time.monotonic() + timeout
     last = ""
@@ -84,10 +126,16 @@ def wait_all_finished(plane: ControlPlane, timeout: float) -> list[dict[str, obj
     raise TimeoutError(f"EvalJobs not finished after {timeout}s: {last}")
 
 
-def show(kubectl: Kubectl, evaljobs: list[dict[str, object]]) -> None:
+def show(kubectl: Kubectl, evaljobs: list[dict[str, Any]]) -> None:
     print(kubectl("get", "bm,ej", "-n", NAMESPACE, "-o", "wide").stdout)
+    print("SCORES (status.scores, as NeMo computed them)")
+    for item in sorted(evaljobs, key=lambda i: i["metadata"]["name"]):
+        status = item.get("status", {})
+        scores = json.dumps(status.get("scores") or {}, sort_keys=True)
+        print(f"  {item['metadata']['name']:<22} {status.get('model', '-'):<6} {scores}")
+    print()
     for item in evaljobs:
-        name = item["metadata"]["name"]  # type: ignore[index]
+        name = item["metadata"]["name"]
         cm = kubectl(
             "get", "configmap", f"{name}-results", "-n", NAMESPACE,
             "-o", "go-template={{index .data \"summary.txt\"}}", check=False,
@@ -98,12 +146,15 @@ def show(kubectl: Kubectl, evaljobs: list[dict[str, object]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
+    parser.add_argument("--api", choices=("helix", "v1"), default="helix", help="evaluator")
     parser.add_argument("--keep", action="store_true", help="keep the stack running until Ctrl-C")
-    parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for EvalJobs")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for EvalJobs")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    with stack(poll=1.0) as (plane, kubectl, _operator):
-        apply_samples(kubectl)
+    backend = helix_stack if args.api == "helix" else v1_stack
+    samples = SAMPLES / "helix" if args.api == "helix" else SAMPLES
+    with control_plane() as (plane, kubectl), backend() as model_url:
+        apply_samples(kubectl, samples, model_url)
         evaljobs = wait_all_finished(plane, args.timeout)
         show(kubectl, evaljobs)
         say(f"done in {time.monotonic() - started:.0f}s")
@@ -112,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"stack kept; try: {hint} (Ctrl-C stops)")
             with contextlib.suppress(KeyboardInterrupt):
                 signal.pause()
-    say("stopped the operator, the emulator and the control plane")
+    say("stopped everything")
     return 0
 
 
