@@ -6,7 +6,7 @@ implements `EvaluatorPort` over its own REST API. Nothing here knows Kubernetes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, Protocol
@@ -17,6 +17,7 @@ __all__ = [
     "BenchmarkSyncResult",
     "EvaluatorAPI",
     "EvaluatorPort",
+    "JobBatch",
     "JobObservation",
     "JobRef",
     "JobResults",
@@ -81,6 +82,16 @@ class JobObservation:
     created_at: str | None = None
     owner_uid: str | None = None
     adopted: bool = False  # set by `submit` when the job already existed under our key
+
+
+@dataclass(frozen=True)
+class JobBatch:
+    """One batched look at many jobs: what was seen, what does not exist, what could not be
+    read this time (a transient error for that job alone)."""
+
+    jobs: Mapping[JobRef, JobObservation] = field(default_factory=dict)
+    missing: frozenset[JobRef] = frozenset()
+    failed: Mapping[JobRef, Exception] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -168,7 +179,21 @@ class EvaluatorPort(Protocol):
     async def delete_benchmark(self, definition: BenchmarkDefinition) -> None: ...
     async def submit(self, request: SubmitRequest) -> JobObservation: ...
     async def find_jobs(self, namespace: str, owner: Owner) -> Sequence[JobObservation]: ...
-    async def observe(self, ref: JobRef) -> JobObservation: ...
+    async def observe(self, ref: JobRef) -> JobObservation:
+        """One job, read directly (`NotFoundError` when it does not exist)."""
+        ...
+
+    async def observe_many(self, refs: Collection[JobRef]) -> JobBatch:
+        """Many jobs in as few requests as the API allows.
+
+        Raises only when nothing could be read (the evaluator is down).
+        """
+        ...
+
+    async def drifted(self, definitions: Collection[BenchmarkDefinition]) -> set[str]:
+        """The refs of stored definitions the evaluator no longer holds as written."""
+        ...
+
     async def cancel(self, ref: JobRef) -> None: ...
     async def delete(self, ref: JobRef) -> None: ...
     async def results(self, ref: JobRef) -> JobResults: ...

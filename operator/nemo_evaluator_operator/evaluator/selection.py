@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,6 +29,7 @@ from .port import (
     BenchmarkSyncResult,
     EvaluatorAPI,
     EvaluatorPort,
+    JobBatch,
     JobObservation,
     JobRef,
     JobResults,
@@ -110,7 +111,7 @@ class SelectedEvaluator:
         transport: HttpTransport,
         choice: ApiChoice,
         *,
-        poll_ttl: float,
+        page_size: int = 100,
         create_workspaces: bool = True,
     ) -> SelectedEvaluator:
         """The usual wiring: one transport shared by whichever adapter is chosen."""
@@ -118,9 +119,9 @@ class SelectedEvaluator:
         def build(api: EvaluatorAPI) -> EvaluatorPort:
             if api == "helix":
                 return HelixEvaluator(
-                    HelixClient(transport), poll_ttl=poll_ttl, create_workspaces=create_workspaces
+                    HelixClient(transport), page_size=page_size, create_workspaces=create_workspaces
                 )
-            return V1Evaluator(V1Client(transport), poll_ttl=poll_ttl)
+            return V1Evaluator(V1Client(transport), page_size=page_size)
 
         return cls(transport, choice, build)
 
@@ -206,6 +207,12 @@ class SelectedEvaluator:
 
     async def observe(self, ref: JobRef) -> JobObservation:
         return await (await self._resolved()).observe(ref)
+
+    async def observe_many(self, refs: Collection[JobRef]) -> JobBatch:
+        return await (await self._resolved()).observe_many(refs)
+
+    async def drifted(self, definitions: Collection[BenchmarkDefinition]) -> set[str]:
+        return await (await self._resolved()).drifted(definitions)
 
     async def cancel(self, ref: JobRef) -> None:
         await (await self._resolved()).cancel(ref)

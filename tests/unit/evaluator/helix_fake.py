@@ -172,4 +172,4 @@ def _detail(status: int, detail: str) -> httpx.Response:
 
 def helix_port(fake: FakeHelix, **options: Any) -> HelixEvaluator:
     http = httpx.AsyncClient(base_url="http://helix.test", transport=httpx.MockTransport(fake))
-    return HelixEvaluator(HelixClient(HttpTransport(http)), poll_ttl=0, **options)
+    return HelixEvaluator(HelixClient(HttpTransport(http)), **options)

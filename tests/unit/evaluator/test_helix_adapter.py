@@ -145,23 +145,20 @@ async def test_a_missing_referenced_secret_is_told_apart_from_a_taken_name() -> 
         await port.submit(request(**target))
 
 
-async def test_polling_lists_active_jobs_once_per_interval_per_workspace() -> None:
+async def test_one_batch_reads_a_workspace_by_name_in_one_request() -> None:
     fake = FakeHelix()
     port = helix_port(fake)
     owners = [Owner(uid=f"u-{n}", namespace="ns", name=f"ej-{n}") for n in range(5)]
     refs = [(await port.submit(request(owner=o))).ref for o in owners]
     fake.jobs[("default", refs[0].job_id)]["status"] = "active"
-    port.reader._ttl = 3600  # one interval for the whole test
-    port.reader._workspaces.clear()
-    for ref in refs:  # first pass: learn how many are asked for
-        await port.observe(ref)
+    fake.jobs[("default", refs[1].job_id)]["status"] = "completed"
     fake.requests.clear()
-    port.reader._workspaces["default"].taken_at = float("-inf")
-    states = [(await port.observe(ref)).state for ref in refs]
-    assert states[0] is JobState.RUNNING
-    lists = [p for p in fake.paths("GET") if p.endswith("/evaluate/jobs")]
-    assert len(lists) == 1
-    assert not [p for p in fake.paths("GET") if "/evaluate/jobs/" in p]
+    gone = JobRef("default", "ej-gone-00000000")
+    batch = await port.observe_many([*refs, gone])
+    assert batch.jobs[refs[0]].state is JobState.RUNNING
+    assert batch.jobs[refs[1]].state is JobState.SUCCEEDED  # finished jobs need no extra read
+    assert batch.missing == {gone}
+    assert fake.paths() == ["/apis/evals/v2/workspaces/default/evaluate/jobs"]
 
 
 async def test_a_failed_job_reports_the_end_of_its_error_stack() -> None:

@@ -1,20 +1,13 @@
-"""Batched polling: requests per interval grow with pages, not with jobs."""
+"""Batched v1 reads: requests grow with pages, not with jobs; nothing depends on the lists."""
 
 from __future__ import annotations
 
 import pytest
 
 from nemo_evaluator_operator.evaluator.errors import EvaluatorConnectionError
-from nemo_evaluator_operator.evaluator.v1.polling import SnapshotReader
-from tests.unit.reconcile.fakes import FakeEvaluator
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from nemo_evaluator_operator.evaluator.port import JobRef, JobState
+from nemo_evaluator_operator.evaluator.v1.polling import read_jobs
+from tests.unit.reconcile.fakes import FakeEvaluator, v1_port
 
 
 def seed(evaluator: FakeEvaluator, count: int, status: str = "running") -> list[str]:
@@ -27,80 +20,66 @@ def seed(evaluator: FakeEvaluator, count: int, status: str = "running") -> list[
     return [f"eval-{status}-{n}" for n in range(count)]
 
 
-async def warm(reader: SnapshotReader, clock: Clock, ids: list[str]) -> None:
-    """One interval in which every job was read, so the reader knows how many there are."""
-    for job_id in ids:
-        await reader.get_job(job_id)
-    clock.now += 11
-
-
 @pytest.mark.parametrize(("jobs", "lists"), [(4, 4), (100, 4), (101, 5), (250, 6)])
-async def test_one_interval_costs_pages_not_jobs(jobs: int, lists: int) -> None:
-    evaluator, clock = FakeEvaluator(), Clock()
+async def test_one_batch_costs_pages_not_jobs(jobs: int, lists: int) -> None:
+    evaluator = FakeEvaluator()
     ids = seed(evaluator, jobs)
-    reader = SnapshotReader(evaluator, ttl=10, clock=clock)
-    await warm(reader, clock, ids)
-    evaluator.calls.clear()
-    for job_id in ids:
-        assert (await reader.get_job(job_id)).id == job_id
-    assert evaluator.names().count("list_jobs") == lists  # 4 statuses, running paged by 100
+    found, missing, failed = await read_jobs(evaluator, ids)  # type: ignore[arg-type]
+    assert set(found) == set(ids)
+    assert (missing, failed) == (set(), {})
+    assert evaluator.names().count("list_jobs") == lists
     assert "get_job" not in evaluator.names()
 
 
-@pytest.mark.parametrize("jobs", [1, 2, 3])
-async def test_a_few_jobs_are_read_directly(jobs: int) -> None:
-    evaluator, clock = FakeEvaluator(), Clock()
-    ids = seed(evaluator, jobs)
-    reader = SnapshotReader(evaluator, ttl=10, clock=clock)
-    for _ in range(3):
-        await warm(reader, clock, ids)
-    assert "list_jobs" not in evaluator.names()
-    assert evaluator.names().count("get_job") == 3 * jobs
+async def test_few_jobs_are_read_directly() -> None:
+    evaluator = FakeEvaluator()
+    ids = seed(evaluator, 3)
+    found, _, _ = await read_jobs(evaluator, ids)  # type: ignore[arg-type]
+    assert set(found) == set(ids)
+    assert evaluator.names() == ["get_job"] * 3
 
 
-async def test_finished_job_falls_back_to_a_direct_read() -> None:
-    evaluator, clock = FakeEvaluator(), Clock()
-    (done,) = seed(evaluator, 1, status="completed")
-    reader = SnapshotReader(evaluator, ttl=10, clock=clock)
-    assert (await reader.get_job(done)).status == "completed"
-    assert evaluator.names().count("get_job") == 1
-    assert reader.fallback_reads == 1
+async def test_finished_and_missing_jobs_are_read_directly() -> None:
+    evaluator = FakeEvaluator()
+    running = seed(evaluator, 5)
+    done = seed(evaluator, 1, "completed")
+    found, missing, _ = await read_jobs(evaluator, [*running, *done, "eval-gone"])  # type: ignore[arg-type]
+    assert found[done[0]].status == "completed"
+    assert missing == {"eval-gone"}
+    assert sorted(c for n, c in evaluator.calls if n == "get_job") == [
+        "eval-completed-0",
+        "eval-gone",
+    ]
 
 
-async def test_jobs_of_other_managers_are_not_listed() -> None:
-    evaluator, clock = FakeEvaluator(), Clock()
-    evaluator.jobs["eval-x"] = {"id": "eval-x", "status": "running", "custom_fields": {}}
-    reader = SnapshotReader(evaluator, ttl=10, clock=clock)
-    await reader.get_job("eval-x")
-    assert reader.fallback_reads == 1
+async def test_the_port_maps_states_and_refs() -> None:
+    evaluator = FakeEvaluator()
+    ids = seed(evaluator, 5)
+    port = v1_port(evaluator)
+    batch = await port.observe_many([JobRef("default", i) for i in [*ids, "eval-gone"]])
+    assert {ref.job_id for ref in batch.jobs} == set(ids)
+    assert {job.state for job in batch.jobs.values()} == {JobState.RUNNING}
+    assert batch.missing == {JobRef("default", "eval-gone")}
 
 
-async def test_cancel_forgets_the_cached_state() -> None:
-    evaluator, clock = FakeEvaluator(), Clock()
-    (job,) = seed(evaluator, 1)
-    reader = SnapshotReader(evaluator, ttl=10, clock=clock)
-    await warm(reader, clock, [*seed(evaluator, 5, status="pending"), job])
-    await reader.get_job(job)
-    reader.forget(job)
-    await evaluator.cancel_job(job)
-    assert (await reader.get_job(job)).status == "cancelling"
+async def test_nothing_read_raises_once() -> None:
+    evaluator = FakeEvaluator()
+    ids = seed(evaluator, 6)
+    down = EvaluatorConnectionError("refused", method="GET", path="/v1/evaluation/jobs")
+    calls = 0
 
+    async def refuse(*_: object, **__: object) -> None:
+        nonlocal calls
+        calls += 1
+        raise down
 
-async def test_outage_costs_one_round_per_interval() -> None:
-    evaluator, clock = FakeEvaluator(), Clock()
-    ids = seed(evaluator, 50)
-    reader = SnapshotReader(evaluator, ttl=10, clock=clock)
+    evaluator.list_jobs = refuse  # type: ignore[attr-defined]
+    evaluator.get_job = refuse  # type: ignore[method-assign]
 
-    async def down(*_: object, **__: object) -> None:
-        raise EvaluatorConnectionError("refused", method="GET", path="/v1/evaluation/jobs")
+    async def no_pages(**_: object):  # type: ignore[no-untyped-def]
+        raise down
         yield  # pragma: no cover
 
-    await warm(reader, clock, ids)
-    evaluator.calls.clear()
-    evaluator.iter_jobs = down  # type: ignore[assignment,method-assign]
-    refreshes = reader.list_refreshes
-    for job_id in ids:
-        with pytest.raises(EvaluatorConnectionError):
-            await reader.get_job(job_id)
-    assert reader.list_refreshes == refreshes + 1
-    assert "get_job" not in evaluator.names()
+    evaluator.iter_jobs = no_pages  # type: ignore[method-assign,assignment]
+    with pytest.raises(EvaluatorConnectionError):
+        await read_jobs(evaluator, ids)  # type: ignore[arg-type]

@@ -7,15 +7,18 @@ name is the idempotency key; the model API key goes through a workspace secret w
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Collection, Sequence
 from typing import Any, Final
 
 from ...constants import CUSTOM_FIELD_EVALJOB_UID
 from ..errors import (
     ConflictError,
     EvaluatorAPIError,
+    EvaluatorError,
     ForeignObjectError,
     InvalidDefinitionError,
     MissingSecretError,
@@ -28,6 +31,7 @@ from ..port import (
     BenchmarkSync,
     BenchmarkSyncResult,
     EvaluatorAPI,
+    JobBatch,
     JobObservation,
     JobRef,
     JobResults,
@@ -48,7 +52,7 @@ from .definition import (
 from .metrics import score_names
 from .models import HelixJob
 from .naming import job_name_for, secret_name_for
-from .polling import WorkspaceSnapshots
+from .polling import read_jobs
 
 __all__ = ["HelixEvaluator"]
 
@@ -63,12 +67,11 @@ class HelixEvaluator:
         self,
         client: HelixClient,
         *,
-        poll_ttl: float,
         create_workspaces: bool = True,
         page_size: int = 100,
     ) -> None:
         self.client = client
-        self.reader = WorkspaceSnapshots(client, ttl=poll_ttl, page_size=page_size)
+        self.page_size = page_size
         self._create_workspaces = create_workspaces
         self._workspaces: set[str] = set()
 
@@ -198,15 +201,39 @@ class HelixEvaluator:
         return [observation] if observation.owner_uid == owner.uid else []
 
     async def observe(self, ref: JobRef) -> JobObservation:
-        job = await self.reader.get_job(ref.namespace, ref.job_id)
+        job = await self.client.get_job(ref.namespace, ref.job_id)
         return await self._observation(job, ref.namespace)
 
+    async def observe_many(self, refs: Collection[JobRef]) -> JobBatch:
+        by_workspace: defaultdict[str, set[str]] = defaultdict(set)
+        for ref in refs:
+            by_workspace[ref.namespace].add(ref.job_id)
+        jobs: dict[JobRef, JobObservation] = {}
+        missing: set[JobRef] = set()
+        failed: dict[JobRef, Exception] = {}
+        errors: list[EvaluatorError] = []
+        for workspace, names in sorted(by_workspace.items()):
+            try:
+                found, gone, broken = await read_jobs(self.client, workspace, names, self.page_size)
+            except EvaluatorError as err:
+                errors.append(err)
+                failed.update({JobRef(workspace, n): err for n in names})
+                continue
+            seen = await asyncio.gather(*(self._observation(j, workspace) for j in found.values()))
+            jobs.update({JobRef(workspace, job.ref.job_id): job for job in seen})
+            missing.update(JobRef(workspace, n) for n in gone)
+            failed.update({JobRef(workspace, n): err for n, err in broken.items()})
+        if errors and len(errors) == len(by_workspace):
+            raise errors[0]
+        return JobBatch(jobs=jobs, missing=frozenset(missing), failed=failed)
+
+    async def drifted(self, definitions: Collection[BenchmarkDefinition]) -> set[str]:
+        return set()  # Helix stores nothing for a Benchmark: nothing can drift
+
     async def cancel(self, ref: JobRef) -> None:
-        self.reader.forget(ref.namespace, ref.job_id)
         await self.client.cancel_job(ref.namespace, ref.job_id)
 
     async def delete(self, ref: JobRef) -> None:
-        self.reader.forget(ref.namespace, ref.job_id)
         await self.client.delete_job(ref.namespace, ref.job_id)
 
     async def results(self, ref: JobRef) -> JobResults:

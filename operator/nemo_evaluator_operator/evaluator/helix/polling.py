@@ -1,94 +1,37 @@
-"""Cheap Helix polling: one list of our active jobs per workspace per interval.
+"""Batched Helix reads: the jobs of a workspace by name, a hundred per request.
 
-A single JSON filter (`name` containing our prefix, `status` in the active states) covers every
-active job of a workspace, page by page. A job absent from the snapshot (it just finished) is
-read directly, so correctness never depends on the list.
+`filter={"name": {"$in": [...]}}` returns each named job whatever its state, so finished jobs
+cost nothing extra and there is no per-job read; Helix's `total_results` (wrong with some
+filters) is never needed, since a chunk never holds more jobs than its page.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Collection
 
 from ..errors import EvaluatorError
-from ..states import ACTIVE_STATES
 from .client import HelixClient
 from .models import HelixJob
-from .naming import JOB_PREFIX
 
-__all__ = ["WorkspaceSnapshots"]
-
-
-@dataclass
-class _Snapshot:
-    jobs: dict[str, HelixJob] = field(default_factory=dict)
-    taken_at: float = float("-inf")
-    failure: EvaluatorError | None = None
-    asked: set[str] = field(default_factory=set)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+__all__ = ["read_jobs"]
 
 
-class WorkspaceSnapshots:
-    """`get_job` served from a per-workspace snapshot of active jobs, refreshed every `ttl`."""
-
-    def __init__(
-        self,
-        client: HelixClient,
-        ttl: float,
-        page_size: int = 100,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._client = client
-        self._ttl = ttl
-        self._page_size = page_size
-        self._clock = clock
-        self._workspaces: dict[str, _Snapshot] = {}
-        self.list_refreshes = 0
-        self.fallback_reads = 0
-
-    async def get_job(self, workspace: str, name: str) -> HelixJob:
-        snap = self._workspaces.setdefault(workspace, _Snapshot())
-        snap.asked.add(name)
-        await self._refresh_if_stale(workspace, snap)
-        job = snap.jobs.get(name)
-        if job is not None:
-            return job
-        self.fallback_reads += 1
-        return await self._client.get_job(workspace, name)
-
-    async def _refresh_if_stale(self, workspace: str, snap: _Snapshot) -> None:
-        async with snap.lock:  # single flight per workspace
-            if self._clock() - snap.taken_at >= self._ttl:
-                snap.taken_at = self._clock()
-                few = len(snap.asked) < 2
-                snap.asked = set()
-                if few:  # one job: a direct read costs the same as a list and returns less
-                    snap.jobs, snap.failure = {}, None
-                    return
-                try:
-                    snap.jobs = await self._list_active(workspace)
-                    snap.failure = None
-                except EvaluatorError as err:
-                    # Helix is most likely down: every reader gets this for one interval
-                    # instead of sending its own request.
-                    snap.jobs, snap.failure = {}, err
-                self.list_refreshes += 1
-        if snap.failure is not None:
-            raise snap.failure
-
-    async def _list_active(self, workspace: str) -> dict[str, HelixJob]:
-        active = list(ACTIVE_STATES["helix"])
-        where = {"name": {"$like": JOB_PREFIX}, "status": {"$in": active}}
-        jobs: dict[str, HelixJob] = {}
-        async for job in self._client.iter_jobs(workspace, where=where, page_size=self._page_size):
-            if job.status in active:  # never trust a server that ignored the filter
-                jobs[job.name] = job
-        return jobs
-
-    def forget(self, workspace: str, name: str) -> None:
-        """Drop a job we just changed, so the next read sees Helix's answer."""
-        snap = self._workspaces.get(workspace)
-        if snap is not None:
-            snap.jobs.pop(name, None)
+async def read_jobs(
+    client: HelixClient, workspace: str, names: Collection[str], chunk: int = 100
+) -> tuple[dict[str, HelixJob], set[str], dict[str, EvaluatorError]]:
+    """`(found, missing, failed)` for the named jobs; raises when every request failed."""
+    wanted = sorted(set(names))
+    found: dict[str, HelixJob] = {}
+    failed: dict[str, EvaluatorError] = {}
+    for start in range(0, len(wanted), chunk):
+        part = wanted[start : start + chunk]
+        try:
+            page = await client.list_jobs(workspace, where={"name": {"$in": part}}, page_size=chunk)
+        except EvaluatorError as err:
+            failed.update(dict.fromkeys(part, err))
+            continue
+        found.update({job.name: job for job in page.data if job.name in part})
+    if wanted and len(failed) == len(wanted):
+        raise next(iter(failed.values()))
+    missing = set(wanted) - set(found) - set(failed)
+    return found, missing, failed

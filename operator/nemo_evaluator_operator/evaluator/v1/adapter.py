@@ -6,7 +6,7 @@ again by that tag, and the reconcilers guard the POST with a marker and a quiet 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from ...constants import (
@@ -21,6 +21,7 @@ from ..port import (
     BenchmarkDefinition,
     BenchmarkSyncResult,
     EvaluatorAPI,
+    JobBatch,
     JobObservation,
     JobRef,
     JobResults,
@@ -29,9 +30,9 @@ from ..port import (
 )
 from ..states import job_state
 from .client import V1Client
-from .configs import delete_config, ensure_config
+from .configs import check_owner, config_body, delete_config, differs, ensure_config
 from .models import EvaluationJob
-from .polling import SnapshotReader
+from .polling import list_our_configs, read_jobs
 from .results import flatten_scores
 
 __all__ = ["V1Evaluator", "target_problem"]
@@ -48,11 +49,11 @@ def target_problem(target: dict[str, Any]) -> str | None:
 
 
 class V1Evaluator:
-    """Configs for Benchmarks, jobs for EvalJobs, polled through one shared snapshot."""
+    """Configs for Benchmarks, jobs for EvalJobs, observed in batches."""
 
-    def __init__(self, client: V1Client, *, poll_ttl: float, page_size: int = 100) -> None:
+    def __init__(self, client: V1Client, *, page_size: int = 100) -> None:
         self.client = client
-        self.reader = SnapshotReader(client, ttl=poll_ttl, page_size=page_size)
+        self.page_size = page_size
 
     @property
     def api(self) -> EvaluatorAPI:
@@ -96,14 +97,36 @@ class V1Evaluator:
         return [_observation(job, namespace) for job in found]
 
     async def observe(self, ref: JobRef) -> JobObservation:
-        return _observation(await self.reader.get_job(ref.job_id), ref.namespace)
+        return _observation(await self.client.get_job(ref.job_id), ref.namespace)
+
+    async def observe_many(self, refs: Collection[JobRef]) -> JobBatch:
+        by_id = {ref.job_id: ref for ref in refs}
+        found, missing, failed = await read_jobs(self.client, by_id, self.page_size)
+        return JobBatch(
+            jobs={by_id[i]: _observation(job, by_id[i].namespace) for i, job in found.items()},
+            missing=frozenset(by_id[i] for i in missing),
+            failed={by_id[i]: err for i, err in failed.items()},
+        )
+
+    async def drifted(self, definitions: Collection[BenchmarkDefinition]) -> set[str]:
+        """Our configs that are gone or differ from their Benchmark, from one paged list."""
+        ours = [d for d in definitions if d.api == "v1"]
+        if not ours:
+            return set()
+        stored = await list_our_configs(self.client, self.page_size)
+        drifted: set[str] = set()
+        for definition in ours:
+            observed = stored.get(definition.ref)
+            if observed is None or differs(config_body(definition), observed):
+                drifted.add(definition.ref)
+            elif not check_owner(observed, definition):
+                drifted.add(definition.ref)  # the sync reports whose it is
+        return drifted
 
     async def cancel(self, ref: JobRef) -> None:
-        self.reader.forget(ref.job_id)
         await self.client.cancel_job(ref.job_id)
 
     async def delete(self, ref: JobRef) -> None:
-        self.reader.forget(ref.job_id)
         await self.client.delete_job(ref.job_id)
 
     async def results(self, ref: JobRef) -> JobResults:

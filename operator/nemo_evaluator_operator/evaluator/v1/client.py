@@ -12,7 +12,7 @@ import httpx
 
 from ..errors import EvaluatorResponseError
 from ..transport import HttpTransport, encode_filters, json_body, parse_model
-from .models import EvaluationConfig, EvaluationJob, JobPage
+from .models import ConfigPage, EvaluationConfig, EvaluationJob, JobPage
 
 __all__ = ["V1Client"]
 
@@ -67,6 +67,18 @@ class V1Client:
             "PATCH", CONFIG, json=body, namespace=namespace, config_name=name
         )
         return parse_model(EvaluationConfig, response, "PATCH", CONFIG)
+
+    async def list_configs(
+        self, *, filters: Mapping[str, str] | None = None, page: int = 1, page_size: int = 100
+    ) -> ConfigPage:
+        """One page of configs; filter keys use dots for nesting (``custom_fields.x``)."""
+        params = [
+            *encode_filters(filters or {}),
+            ("page", str(page)),
+            ("page_size", str(page_size)),
+        ]
+        response = await self._request("GET", CONFIGS, params=params)
+        return parse_model(ConfigPage, response, "GET", CONFIGS)
 
     async def delete_config(self, namespace: str, name: str) -> None:
         """Delete a config; a missing one raises `NotFoundError`."""

@@ -18,6 +18,7 @@ from .models import EvaluationConfig
 
 __all__ = [
     "COMPARED_FIELDS",
+    "check_owner",
     "config_body",
     "delete_config",
     "differs",
@@ -69,11 +70,11 @@ def _patch_body(body: dict[str, Any]) -> dict[str, Any]:
     return patch
 
 
-def _check_owner(observed: EvaluationConfig, definition: BenchmarkDefinition) -> None:
-    """Only configs this Benchmark created are adopted, edited or deleted.
+def check_owner(observed: EvaluationConfig, definition: BenchmarkDefinition) -> bool:
+    """Whether the config is this Benchmark's to adopt, edit or delete.
 
     A config with our name but another owner (another cluster sharing this NeMo, or a person)
-    is left alone; an untagged one from before owners were recorded is adopted.
+    is not; an untagged one from before owners were recorded is.
     """
     fields = observed.custom_fields
     uid = fields.get(CUSTOM_FIELD_BENCHMARK_UID)
@@ -82,8 +83,15 @@ def _check_owner(observed: EvaluationConfig, definition: BenchmarkDefinition) ->
         fields.get(CUSTOM_FIELD_K8S_NAMESPACE) == definition.owner.namespace
         and fields.get(CUSTOM_FIELD_K8S_NAME) == definition.owner.name
     )
-    if ours and same and uid in (None, definition.owner.uid):
+    return ours and same and uid in (None, definition.owner.uid)
+
+
+def _check_owner(observed: EvaluationConfig, definition: BenchmarkDefinition) -> None:
+    """Raise `ForeignObjectError` unless the config is this Benchmark's."""
+    if check_owner(observed, definition):
         return
+    uid = observed.custom_fields.get(CUSTOM_FIELD_BENCHMARK_UID)
+    ours = observed.custom_fields.get(CUSTOM_FIELD_MANAGED_BY) == MANAGED_BY
     who = f"Benchmark UID {uid}" if ours and uid else "something other than this Benchmark"
     raise ForeignObjectError(
         f"NeMo config {definition.ref} exists but belongs to {who}; it is left unchanged"

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 __all__ = [
+    "ConfigPage",
     "EvaluationConfig",
     "EvaluationJob",
     "JobPage",
@@ -102,4 +103,11 @@ class JobPage(_ApiModel):
     """One page of ``GET /v1/evaluation/jobs``."""
 
     data: Annotated[list[EvaluationJob], BeforeValidator(_list_if_none)] = []
+    pagination: Pagination | None = None
+
+
+class ConfigPage(_ApiModel):
+    """One page of ``GET /v1/evaluation/configs``."""
+
+    data: Annotated[list[EvaluationConfig], BeforeValidator(_list_if_none)] = []
     pagination: Pagination | None = None

@@ -1,91 +1,83 @@
-"""Cheap v1 polling: one paged list of active jobs per interval, shared by every reader.
+"""Batched v1 reads: many jobs per request, so polling costs pages, not jobs.
 
-With N running EvalJobs, per-job GETs cost N requests per interval. Listing the jobs that are
-still active (filtered by status and by our `managed_by` tag) costs one request per status per
-page instead. A job missing from the snapshot (it just finished, or the list is filtered
-differently than we think) falls back to a per-job GET, so correctness never depends on the
-list.
+Listing the jobs that are still active (one paged list per active status, filtered by our
+`managed_by` tag) covers every running job at once; a job missing from the lists (it just
+finished) is read directly, so correctness never depends on the lists. Drift checks list our
+configs once, instead of one read per Benchmark.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
+from collections.abc import Collection
 
 from ...constants import CUSTOM_FIELD_MANAGED_BY, MANAGED_BY
-from ..errors import EvaluatorError
+from ..errors import EvaluatorError, NotFoundError
 from ..states import ACTIVE_STATES
 from .client import V1Client
-from .models import EvaluationJob
+from .models import EvaluationConfig, EvaluationJob
 
-__all__ = ["SnapshotReader"]
+__all__ = ["list_our_configs", "read_jobs"]
+
+_OURS = {f"custom_fields.{CUSTOM_FIELD_MANAGED_BY}": MANAGED_BY}
 
 
-class SnapshotReader:
-    """`get_job` served from a shared, periodically listed snapshot of active jobs."""
+async def read_jobs(
+    client: V1Client, job_ids: Collection[str], page_size: int = 100
+) -> tuple[dict[str, EvaluationJob], set[str], dict[str, EvaluatorError]]:
+    """`(found, missing, failed)` for `job_ids`; raises when every request failed."""
+    wanted = set(job_ids)
+    found: dict[str, EvaluationJob] = {}
+    if len(wanted) >= len(ACTIVE_STATES["v1"]):  # fewer jobs than lists: direct reads are cheaper
+        await _list_active(client, wanted, found, page_size)
+    rest = sorted(wanted - set(found))
+    answers = await asyncio.gather(
+        *(client.get_job(job_id) for job_id in rest), return_exceptions=True
+    )
+    missing: set[str] = set()
+    failed: dict[str, EvaluatorError] = {}
+    for job_id, answer in zip(rest, answers, strict=True):
+        if isinstance(answer, NotFoundError):
+            missing.add(job_id)
+        elif isinstance(answer, EvaluatorError):
+            failed[job_id] = answer
+        elif isinstance(answer, BaseException):
+            raise answer
+        else:
+            found[job_id] = answer
+    if failed and len(failed) == len(wanted):
+        raise next(iter(failed.values()))
+    return found, missing, failed
 
-    def __init__(
-        self,
-        client: V1Client,
-        ttl: float,
-        page_size: int = 100,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._client = client
-        self._ttl = ttl
-        self._page_size = page_size
-        self._clock = clock
-        self._snapshot: dict[str, EvaluationJob] = {}
-        self._taken_at = float("-inf")
-        self._lock = asyncio.Lock()
-        self._failure: EvaluatorError | None = None
-        self._asked: set[str] = set()  # job ids read since the last refresh
-        self.list_refreshes = 0
-        self.fallback_reads = 0
 
-    async def get_job(self, job_id: str) -> EvaluationJob:
-        """The job from a fresh-enough snapshot, else a direct read."""
-        self._asked.add(job_id)
-        await self._refresh_if_stale()
-        job = self._snapshot.get(job_id)
-        if job is not None:
-            return job
-        self.fallback_reads += 1
-        return await self._client.get_job(job_id)
+async def _list_active(
+    client: V1Client, wanted: set[str], found: dict[str, EvaluationJob], page_size: int
+) -> None:
+    """Fill `found` from one paged list per active status; raise only if every list failed."""
+    errors: list[EvaluatorError] = []
+    for state in ACTIVE_STATES["v1"]:
+        try:
+            async for job in client.iter_jobs(
+                filters={"status": state, **_OURS}, page_size=page_size
+            ):
+                if job.id in wanted and job.status == state:  # a server may ignore the filter
+                    found[job.id] = job
+        except EvaluatorError as err:
+            errors.append(err)
+    if len(errors) == len(ACTIVE_STATES["v1"]):
+        raise errors[0]
 
-    async def _refresh_if_stale(self) -> None:
-        async with self._lock:  # single flight: one refresh however many readers wait
-            if self._clock() - self._taken_at >= self._ttl:
-                self._taken_at = self._clock()
-                few = len(self._asked) < len(ACTIVE_STATES["v1"])
-                self._asked = set()
-                if few:  # fewer jobs than lists: direct reads are cheaper this interval
-                    self._snapshot, self._failure = {}, None
-                    return
-                self._snapshot, self._failure = await self._list_active()
-                self.list_refreshes += 1
-        if self._failure is not None:
-            raise self._failure
 
-    async def _list_active(self) -> tuple[dict[str, EvaluationJob], EvaluatorError | None]:
-        """List each active status; a failed list only costs its jobs a direct read.
-
-        When every list fails NeMo is most likely down: the error is remembered for one
-        interval, so every reader gets it at no cost instead of sending its own request.
-        """
-        snapshot: dict[str, EvaluationJob] = {}
-        failures: list[EvaluatorError] = []
-        for state in ACTIVE_STATES["v1"]:
-            filters = {"status": state, f"custom_fields.{CUSTOM_FIELD_MANAGED_BY}": MANAGED_BY}
-            try:
-                async for job in self._client.iter_jobs(filters=filters, page_size=self._page_size):
-                    if job.status == state:  # never trust a server that ignored the filter
-                        snapshot[job.id] = job
-            except EvaluatorError as err:
-                failures.append(err)
-        return snapshot, failures[0] if len(failures) == len(ACTIVE_STATES["v1"]) else None
-
-    def forget(self, job_id: str) -> None:
-        """Drop a job we just changed, so the next read sees NeMo's answer, not the snapshot."""
-        self._snapshot.pop(job_id, None)
+async def list_our_configs(client: V1Client, page_size: int = 100) -> dict[str, EvaluationConfig]:
+    """Every config tagged as ours, by `namespace/name`."""
+    configs: dict[str, EvaluationConfig] = {}
+    page = 1
+    while True:
+        result = await client.list_configs(filters=_OURS, page=page, page_size=page_size)
+        for config in result.data:
+            if config.custom_fields.get(CUSTOM_FIELD_MANAGED_BY) == MANAGED_BY:
+                configs[f"{config.namespace}/{config.name}"] = config
+        total = result.pagination.total_pages if result.pagination else None
+        if not result.data or total is None or page >= total:
+            return configs
+        page += 1
