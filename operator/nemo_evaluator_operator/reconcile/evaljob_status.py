@@ -8,6 +8,7 @@ from typing import Literal
 from ..constants import Cond
 from ..evaluator.port import JobObservation, JobState
 from ..models import EvalJob, EvalJobPhase, EvalJobStatus
+from .bounds import cap
 from .conditions import CondSpec, apply_conditions
 
 __all__ = [
@@ -22,15 +23,19 @@ __all__ = [
 ]
 
 EventType = Literal["Normal", "Warning"]
+MAX_EVENT_MESSAGE = 1024
 
 
 @dataclass(frozen=True)
 class EventSpec:
-    """A Kubernetes Event to post about the EvalJob."""
+    """A Kubernetes Event to post about an object; the message is cut to what Events hold."""
 
     type: EventType
     reason: str
     message: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", cap(self.message, MAX_EVENT_MESSAGE))
 
 
 @dataclass
@@ -40,6 +45,7 @@ class Transition:
     status: EvalJobStatus
     events: list[EventSpec] = field(default_factory=list)
     retry_after: float | None = None  # set for transient failures: back off, then retry
+    duplicates: int = 0  # duplicate NeMo jobs first found in this step (v1 only)
 
 
 _PHASES: dict[JobState, EvalJobPhase] = {

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ..evaluator.port import JobResults
 from ..models import CriterionResult, PassCriterion
@@ -25,6 +27,8 @@ __all__ = [
 
 # A ConfigMap holds at most 1 MiB in total (data plus metadata); leave room for the rest.
 PART_BYTES = 900 * 1024
+SUMMARY_BYTES = 64 * 1024  # the index ConfigMap's summary.txt, so the index stays small too
+SUMMARY_SCORES = 200
 MAX_STATUS_SCORES = 16
 MAX_NAME = 253
 MAX_LABEL = 63
@@ -41,14 +45,28 @@ class RenderedResults:
 
 
 def render_results(results: JobResults) -> RenderedResults:
-    """Serialise deterministically (ASCII, so bytes == characters) and split into parts."""
-    text = json.dumps(results.document, ensure_ascii=True, indent=1)
+    """Serialise deterministically (ASCII, so bytes == characters) and split into parts.
+
+    NaN and infinite numbers (which JSON cannot hold) are written as the strings "NaN",
+    "Infinity" and "-Infinity", so results.json is always valid JSON and nothing is dropped.
+    """
+    text = json.dumps(_strict(results.document), ensure_ascii=True, indent=1, allow_nan=False)
     return RenderedResults(
         text=text,
         parts=split_text(text, PART_BYTES),
         sha256=hashlib.sha256(text.encode()).hexdigest(),
         scores=dict(results.scores),
     )
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, Mapping):
+        return {str(k): _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -131,12 +149,34 @@ _API_NAMES = {"v1": "NeMo Microservices v1", "helix": "NeMo Helix"}
 def summary_table(
     job_id: str, scores: Mapping[str, float], gate: list[CriterionResult], api: str | None = None
 ) -> str:
-    """A plain-text table a person can read with `kubectl get cm -o yaml`."""
-    width = max([len("METRIC"), *(len(key) for key in scores)])
+    """A plain-text table a person can read with `kubectl get cm -o yaml`, at most 64 KiB.
+
+    The first 200 scores are listed (each name cut at 200 characters), then how many more
+    results.json holds; the pass criteria always come first, so they are never the part cut.
+    """
+    shown = list(scores.items())[:SUMMARY_SCORES]
+    names = [_short(key) for key, _ in shown]
+    width = max([len("METRIC"), *(len(name) for name in names)])
     evaluator = _API_NAMES.get(api or "", "NeMo Evaluator")
-    lines = [f"{evaluator} job {job_id}", "", f"{'METRIC':<{width}}  VALUE"]
-    lines += [f"{key:<{width}}  {value:.6g}" for key, value in scores.items()]
+    lines = [f"{evaluator} job {job_id}", ""]
     if gate:
-        lines += ["", "PASS CRITERIA"]
+        lines += ["PASS CRITERIA"]
         lines += [f"{'PASS' if r.passed else 'FAIL'}  {r.metric}: {r.message}" for r in gate]
-    return "\n".join(lines) + "\n"
+        lines += [""]
+    lines += [f"{'METRIC':<{width}}  VALUE"]
+    lines += [
+        f"{name:<{width}}  {value:.6g}" for name, (_, value) in zip(names, shown, strict=True)
+    ]
+    if len(scores) > len(shown):
+        lines += [f"... and {len(scores) - len(shown)} more scores in results.json"]
+    text = "\n".join(lines) + "\n"
+    if len(text.encode()) > SUMMARY_BYTES:
+        text = (
+            text.encode()[: SUMMARY_BYTES - 64].decode(errors="ignore")
+            + "\n... [cut: see results.json]\n"
+        )
+    return text
+
+
+def _short(name: str, limit: int = 200) -> str:
+    return name if len(name) <= limit else name[: limit - 3] + "..."
