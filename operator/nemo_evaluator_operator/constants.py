@@ -19,6 +19,7 @@ __all__ = [
     "LABEL_MANAGED_BY",
     "LABEL_RESULTS_PART",
     "MANAGED_BY",
+    "MARKER_ANNOTATION",
     "VERSION",
     "Cond",
     "Reason",
@@ -29,6 +30,8 @@ VERSION: Final = "v1alpha1"
 BENCHMARK_PLURAL: Final = "benchmarks"
 EVALJOB_PLURAL: Final = "evaljobs"
 FINALIZER: Final = "evaluator.nemo.dev/finalizer"
+MARKER_ANNOTATION: Final = "evaluator.nemo.dev/submission"
+"""Set before a job POST (with our finalizer, under a resourceVersion precondition)."""
 MANAGED_BY: Final = "nemo-evaluator-operator"
 
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
@@ -71,6 +74,7 @@ class Reason:
     SUBMITTING: Final = "Submitting"
     SUBMITTED: Final = "Submitted"
     SUBMISSION_REJECTED: Final = "SubmissionRejected"
+    SUBMISSION_REFUSED: Final = "SubmissionRefused"
     ADOPTED: Final = "Adopted"
     PENDING: Final = "Pending"
     RUNNING: Final = "Running"
@@ -100,3 +104,7 @@ class Reason:
     FOREIGN_OBJECT: Final = "ForeignObject"
     EVALUATOR_SECRET_MISSING: Final = "EvaluatorSecretMissing"
     EVALUATOR_AUTH_FAILED: Final = "EvaluatorAuthFailed"
+    STATUS_REJECTED: Final = "StatusRejected"
+    RESULTS_CONFLICT: Final = "ResultsConfigMapTaken"
+    JOB_MISSING: Final = "JobMissing"
+    DUPLICATE_JOBS: Final = "DuplicateJobs"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..evaluator.errors import ConflictError, NotFoundError
 from ..evaluator.port import EvaluatorPort, JobRef, JobState, Owner
 from ..models import EvalJob
+from .exactly_once import marker_of
 from .submission import owner_of
 
 __all__ = ["cleanup_job", "job_namespace", "remove_duplicates"]
@@ -20,20 +21,23 @@ def job_namespace(ej: EvalJob, default_namespace: str) -> str:
     return default_namespace
 
 
-async def cleanup_job(ej: EvalJob, evaluator: EvaluatorPort, default_namespace: str) -> bool:
+async def cleanup_job(
+    ej: EvalJob, evaluator: EvaluatorPort, default_namespace: str, known_job_id: str | None = None
+) -> bool:
     """Cancel and delete every NeMo job of this EvalJob and what it left; True once done.
 
-    Jobs are found by the EvalJob's identity as well as by status.jobId, so a job created by
-    an interrupted or duplicated submission is not left behind.
+    Jobs are found by the EvalJob's identity as well as by status.jobId (and a job id this
+    process learnt but could not record yet), so a job created by an interrupted or duplicated
+    submission is not left behind.
     """
-    if ej.status.job_id is None and ej.status.submission_started_at is None:
+    job_ids = {i for i in (ej.status.job_id, known_job_id) if i}
+    if not job_ids and marker_of(ej) is None:
         return True  # never submitted: nothing in NeMo to clean up
     namespace = job_namespace(ej, default_namespace)
     owner = owner_of(ej)
     found = await evaluator.find_jobs(namespace, owner)
     refs = {job.ref for job in found if job.owner_uid == owner.uid}
-    if ej.status.job_id:
-        refs.add(JobRef(namespace, ej.status.job_id))
+    refs |= {JobRef(namespace, job_id) for job_id in job_ids}
     done = [await _remove(evaluator, ref) for ref in sorted(refs, key=str)]
     if all(done):
         await evaluator.release(namespace, owner)
@@ -42,8 +46,8 @@ async def cleanup_job(ej: EvalJob, evaluator: EvaluatorPort, default_namespace: 
 
 async def remove_duplicates(
     evaluator: EvaluatorPort, namespace: str, owner: Owner, keep: str
-) -> bool:
-    """Cancel and delete jobs of `owner` other than `keep`; True once none is left.
+) -> tuple[bool, list[JobRef]]:
+    """Cancel and delete jobs of `owner` other than `keep`: (none left, the extras found).
 
     Without an idempotency key (v1) a POST that timed out may still be processed by NeMo after
     the operator posted again; this is what brings such an EvalJob back to exactly one job.
@@ -51,7 +55,7 @@ async def remove_duplicates(
     found = await evaluator.find_jobs(namespace, owner)
     extras = [job.ref for job in found if job.owner_uid == owner.uid and job.ref.job_id != keep]
     done = [await _remove(evaluator, ref) for ref in extras]
-    return all(done)
+    return all(done), extras
 
 
 async def _remove(evaluator: EvaluatorPort, ref: JobRef) -> bool:

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from ..constants import Cond, Reason
 from ..errors import KubernetesError
-from ..evaluator.errors import ConflictError, EvaluatorError, NotFoundError
-from ..evaluator.port import EvaluatorPort, JobObservation, JobRef, JobState, SubmitRequest
+from ..evaluator.errors import ConflictError, EvaluatorAPIError, EvaluatorError, NotFoundError
+from ..evaluator.port import EvaluatorPort, JobObservation, JobRef, JobState
 from ..models import EvalJob, EvalJobPhase, EvalJobStatus
 from .cleanup import job_namespace, remove_duplicates
 from .conditions import now_iso, seconds_since
@@ -27,6 +27,7 @@ from .evaljob_status import (
     waiting_conditions,
     with_observation,
 )
+from .exactly_once import Attempt, marker_of, submit_once
 from .failures import Failure, FailureKind, classify, redact
 from .finishing import finish_completed
 from .ports import KubePort
@@ -35,7 +36,6 @@ from .submission import (
     Missing,
     model_of,
     owner_of,
-    pick_adopted,
     resolve_dependencies,
     spec_problem,
 )
@@ -50,18 +50,21 @@ __all__ = [
 
 @dataclass
 class EvalJobContext:
-    """Ports and knobs for one reconcile step."""
+    """Ports, knobs and what the engine already knows, for one reconcile step."""
 
     evaluator: EvaluatorPort
     kube: KubePort
     grace_seconds: float
     now: datetime
     default_namespace: str = "default"
-    resubmit_after: float = 60.0  # after an ambiguous v1 POST, how long to look before reposting
-    known_job_id: str | None = None  # set in-process right after a POST, before the watch echoes it
-    # True when this process recorded the job straight from the answer to the first POST: then
-    # no other POST can exist and the duplicate look-up at the end can be skipped.
-    clean_submission: bool = False
+    resubmit_after: float = 60.0  # v1: quiet period after an ambiguous POST, from its end
+    instance: str = ""  # this operator process, named in the submission marker
+    attempt: Attempt | None = None  # this process's memory of its latest attempt (in and out)
+    batched: bool = False  # the poller already looked at the job: the three fields below say how
+    observed: JobObservation | None = None  # its batched look at the job
+    observe_error: EvaluatorError | None = None  # why the batch could not read the job
+    missing_polls: int = 0  # consecutive polls that found no such job
+    deleting: bool = False
 
     @property
     def stamp(self) -> str:
@@ -74,7 +77,7 @@ async def reconcile_evaljob(ej: EvalJob, ctx: EvalJobContext) -> Transition:
     if status.phase is not None and status.phase.is_terminal:
         return Transition(status)
     status.model = status.model or model_of(ej.spec.target)
-    job_id = status.job_id or ctx.known_job_id
+    job_id = status.job_id or (ctx.attempt.job_id if ctx.attempt else None)
     try:
         if job_id is None:
             return await _before_submission(ej, status, ctx)
@@ -110,14 +113,14 @@ def _age_seconds(ej: EvalJob, now: datetime) -> float:
 
 
 async def _before_submission(ej: EvalJob, status: EvalJobStatus, ctx: EvalJobContext) -> Transition:
-    if ej.spec.cancel and status.submission_started_at is None:
+    unmarked = marker_of(ej) is None and ctx.attempt is None
+    if ej.spec.cancel and unmarked:
         message = "Cancelled before submission"
         return _finished(ej, status, EvalJobPhase.CANCELLED, Reason.CANCELLED, message, ctx)
-    if deadline_exceeded(ej, ctx.now) and status.submission_started_at is None:
-        message = (
-            f"activeDeadlineSeconds ({ej.spec.active_deadline_seconds}) passed before submission"
+    if deadline_exceeded(ej, ctx.now) and unmarked:
+        return _finished(
+            ej, status, EvalJobPhase.FAILED, Reason.DEADLINE_EXCEEDED, _too_late(ej), ctx
         )
-        return _finished(ej, status, EvalJobPhase.FAILED, Reason.DEADLINE_EXCEEDED, message, ctx)
     problem = spec_problem(ej, ctx.evaluator)
     if problem is not None:
         return _finished(ej, status, EvalJobPhase.FAILED, Reason.INVALID_SPEC, problem, ctx)
@@ -135,88 +138,58 @@ async def _before_submission(ej: EvalJob, status: EvalJobStatus, ctx: EvalJobCon
     status.config_name = benchmark.ref if benchmark.api == "v1" else None
     status.benchmark_generation = deps.generation
     status.config_hash = deps.config_hash
-    try:
-        return await _submit(ej, status, deps, ctx)
-    except EvaluatorError as err:
-        return _submit_failed(ej, status, deps, err, ctx)
-
-
-def _identity(status: EvalJobStatus) -> dict[str, object]:
-    """What the status must say about the submission before and right after the POST."""
-    fields = {
-        "evaluatorAPI": status.evaluator_api,
-        "evaluatorNamespace": status.evaluator_namespace,
-        "configName": status.config_name,
-        "benchmarkGeneration": status.benchmark_generation,
-        "configHash": status.config_hash,
-        "model": status.model,
-    }
-    return {key: value for key, value in fields.items() if value is not None}
-
-
-async def _submit(
-    ej: EvalJob, status: EvalJobStatus, deps: Dependencies, ctx: EvalJobContext
-) -> Transition:
-    """Adopt a job an interrupted attempt created, else mark, POST and record the id at once."""
-    meta, evaluator = ej.metadata, ctx.evaluator
-    owner = owner_of(ej)
-    namespace = deps.benchmark.namespace
-    if status.submission_started_at is not None:
-        found = await evaluator.find_jobs(namespace, owner)
-        adopted = pick_adopted(list(found), meta.uid)
-        if adopted is not None:
-            return await _recorded(ej, status, adopted, Reason.ADOPTED, ctx)
-        quiet = seconds_since(status.submission_started_at, ctx.now) < ctx.resubmit_after
-        if quiet and not evaluator.idempotent_submit:
-            return _awaiting_earlier_attempt(ej, status, ctx)
-    first_attempt = status.submission_started_at is None
-    status.submission_started_at = ctx.stamp
-    await ctx.kube.patch_evaljob_status(
-        meta.namespace,
-        meta.name,
-        {"submissionStartedAt": status.submission_started_at, **_identity(status)},
+    stop = ej.spec.cancel or deadline_exceeded(ej, ctx.now) or ctx.deleting
+    outcome, ctx.attempt = await submit_once(
+        ej,
+        deps,
+        ctx.evaluator,
+        ctx.kube,
+        now=ctx.now,
+        attempt=ctx.attempt,
+        instance=ctx.instance,
+        quiet_seconds=ctx.resubmit_after,
+        stop=stop,
     )
-    request = SubmitRequest(
-        namespace=namespace,
-        owner=owner,
-        benchmark=deps.benchmark,
-        target=ej.spec.target,
-        api_key=deps.api_key,
-    )
-    job = await evaluator.submit(request)
-    ctx.known_job_id = job.ref.job_id
-    ctx.clean_submission = first_attempt and not job.adopted
-    reason = Reason.ADOPTED if job.adopted else Reason.SUBMITTED
-    return await _recorded(ej, status, job, reason, ctx)
+    if outcome.job is not None:
+        return await _recorded(ej, status, outcome.job, outcome.reason, ctx)
+    if outcome.error is not None:
+        return _submit_failed(ej, status, deps, outcome.error, ctx)
+    if outcome.stopped:
+        if ctx.deleting:
+            return Transition(status)  # deletion cleans up; nothing was posted
+        if ej.spec.cancel:
+            message = "Cancelled before a job was created"
+            return _finished(ej, status, EvalJobPhase.CANCELLED, Reason.CANCELLED, message, ctx)
+        return _finished(
+            ej, status, EvalJobPhase.FAILED, Reason.DEADLINE_EXCEEDED, _too_late(ej), ctx
+        )
+    return _awaiting(ej, status, outcome.waiting or "Submitting", ctx)
 
 
-def _awaiting_earlier_attempt(
-    ej: EvalJob, status: EvalJobStatus, ctx: EvalJobContext
-) -> Transition:
-    """An earlier v1 POST got no clear answer and its job is not visible yet: NeMo may still be
-    processing it, so posting again now risks a second job. Look again until the quiet period
-    has passed."""
-    message = (
-        f"Waiting up to {ctx.resubmit_after:.0f}s for an earlier submission attempt to appear "
-        "in NeMo before posting again"
-    )
+def _too_late(ej: EvalJob) -> str:
+    return f"activeDeadlineSeconds ({ej.spec.active_deadline_seconds}) passed before submission"
+
+
+def _awaiting(ej: EvalJob, status: EvalJobStatus, message: str, ctx: EvalJobContext) -> Transition:
+    """Nothing was posted this step (an earlier attempt may still appear): look again soon."""
     status.phase = EvalJobPhase.PENDING
     status.message = message
-    return Transition(active_conditions(ej, status, Reason.SUBMITTING, message, ctx.stamp))
+    return Transition(
+        active_conditions(ej, status, Reason.SUBMITTING, message, ctx.stamp), retry_after=0.0
+    )
 
 
 async def _recorded(
     ej: EvalJob, status: EvalJobStatus, job: JobObservation, reason: str, ctx: EvalJobContext
 ) -> Transition:
-    """Write the job id at once (a crash now must not lose it), then report the submission."""
+    """The job id and the submission, in the status the engine writes as soon as this returns
+    (nothing else happens in between, so a crash here is the same as one during the POST)."""
     status.job_id = job.ref.job_id
     status.evaluator_namespace = job.ref.namespace
     status.submitted_at = status.submitted_at or ctx.stamp
-    await ctx.kube.patch_evaljob_status(
-        ej.metadata.namespace,
-        ej.metadata.name,
-        {"jobId": status.job_id, "submittedAt": status.submitted_at, **_identity(status)},
-    )
+    marker = marker_of(ej) or (ctx.attempt.marker if ctx.attempt else None)
+    if status.submission_started_at is None and marker is not None:
+        status.submission_started_at = now_iso(marker.at)
     status.phase = EvalJobPhase.SUBMITTED
     message = f"NeMo job {job.ref} {'adopted' if reason == Reason.ADOPTED else 'submitted'}"
     status.message = message
@@ -232,6 +205,10 @@ def _submit_failed(
     ctx: EvalJobContext,
 ) -> Transition:
     failure = _redacted(classify(err, "the evaluation job", Reason.SUBMISSION_REJECTED), deps)
+    if failure.kind is FailureKind.OTHER and _refused(err):
+        # A 4xx that is not about the request's content (413, 405, ...): posting the same job
+        # again will not help until someone changes something; keep trying, slowly.
+        failure = Failure(FailureKind.STALLED, Reason.SUBMISSION_REFUSED, failure.message)
     if failure.kind is FailureKind.REJECTED:
         return _finished(ej, status, EvalJobPhase.FAILED, failure.reason, failure.message, ctx)
     if isinstance(err, NotFoundError):  # the Benchmark's config vanished: wait for it to return
@@ -246,6 +223,11 @@ def _submit_failed(
     return Transition(status, events, retry_after=failure.retry_after or 0.0)
 
 
+def _refused(err: EvaluatorError) -> bool:
+    status = err.status_code if isinstance(err, EvaluatorAPIError) else 0
+    return 400 <= status < 500 and status not in (404, 408, 409, 429)
+
+
 def _redacted(failure: Failure, deps: Dependencies) -> Failure:
     secrets = [deps.api_key] if deps.api_key else []
     return Failure(failure.kind, failure.reason, redact(failure.message, secrets))
@@ -254,13 +236,19 @@ def _redacted(failure: Failure, deps: Dependencies) -> Failure:
 async def _observe(
     ej: EvalJob, status: EvalJobStatus, ref: JobRef, ctx: EvalJobContext
 ) -> Transition:
-    try:
-        job = await ctx.evaluator.observe(ref)
-    except NotFoundError:
-        message = f"NeMo job {ref} no longer exists in the evaluator"
-        return _finished(ej, status, EvalJobPhase.FAILED, Reason.JOB_NOT_FOUND, message, ctx)
-    except EvaluatorError as err:
-        return _transient(ej, status, classify(err, f"read job {ref}"), ctx)
+    job = ctx.observed
+    if job is None and ctx.observe_error is not None:
+        return _transient(ej, status, classify(ctx.observe_error, f"read job {ref}"), ctx)
+    if job is None and not ctx.batched:
+        try:
+            job = await ctx.evaluator.observe(ref)
+            ctx.missing_polls = 0
+        except NotFoundError:
+            ctx.missing_polls += 1
+        except EvaluatorError as err:
+            return _transient(ej, status, classify(err, f"read job {ref}"), ctx)
+    if job is None:
+        return _missing(ej, status, ref, ctx)
     status = with_observation(status, job, ctx.stamp)
     try:
         return await _advance(ej, status, job, ctx)
@@ -268,16 +256,26 @@ async def _observe(
         return _transient(ej, status, classify(err, f"advance job {ref}"), ctx)
 
 
+def _missing(ej: EvalJob, status: EvalJobStatus, ref: JobRef, ctx: EvalJobContext) -> Transition:
+    """A known job the evaluator says does not exist: failed only once a second poll agrees
+    (a gateway answering 404 during a NeMo rollout must not fail the EvalJob)."""
+    if ctx.missing_polls >= 2:
+        message = f"NeMo job {ref} no longer exists in the evaluator"
+        return _finished(ej, status, EvalJobPhase.FAILED, Reason.JOB_NOT_FOUND, message, ctx)
+    message = f"The evaluator says NeMo job {ref} does not exist; checking again"
+    failure = Failure(FailureKind.TRANSIENT, Reason.JOB_MISSING, message)
+    return _transient(ej, status, failure, ctx)
+
+
 async def _advance(
     ej: EvalJob, status: EvalJobStatus, job: JobObservation, ctx: EvalJobContext
 ) -> Transition:
     state = job.state
     phase = phase_for_state(state)
-    if state.is_terminal and not await _single(ej, job, ctx):
-        message = f"Removing duplicate NeMo jobs of this EvalJob (keeping {job.ref})"
-        status.message = message
-        status = active_conditions(ej, status, Reason.REMOVING_DUPLICATES, message, ctx.stamp)
-        return Transition(status, retry_after=0.0)
+    if state.is_terminal:
+        extras = await _duplicates(ej, job, ctx)
+        if extras:
+            return _removing_duplicates(ej, status, job, extras, ctx)
     if state is JobState.SUCCEEDED:
         done = await finish_completed(ej, status, job, ctx.evaluator, ctx.kube, ctx.stamp)
         return await _released(ej, done, ctx)
@@ -296,11 +294,37 @@ async def _advance(
     return await _in_flight(ej, status, job, phase, ctx)
 
 
-async def _single(ej: EvalJob, job: JobObservation, ctx: EvalJobContext) -> bool:
-    """True when this is the EvalJob's only job (removing any duplicate a lost v1 answer made)."""
-    if ctx.clean_submission or ctx.evaluator.idempotent_submit:
-        return True
-    return await remove_duplicates(ctx.evaluator, job.ref.namespace, owner_of(ej), job.ref.job_id)
+async def _duplicates(ej: EvalJob, job: JobObservation, ctx: EvalJobContext) -> list[JobRef]:
+    """Other jobs of this EvalJob still in NeMo (a lost v1 answer made them), being removed."""
+    if (ctx.attempt is not None and ctx.attempt.clean) or ctx.evaluator.idempotent_submit:
+        return []
+    done, extras = await remove_duplicates(
+        ctx.evaluator, job.ref.namespace, owner_of(ej), job.ref.job_id
+    )
+    return [] if done else extras
+
+
+def _removing_duplicates(
+    ej: EvalJob,
+    status: EvalJobStatus,
+    job: JobObservation,
+    extras: list[JobRef],
+    ctx: EvalJobContext,
+) -> Transition:
+    """Finish only once the duplicates are gone; say so once, with their ids, and count them."""
+    ids = ", ".join(str(ref) for ref in extras)
+    message = f"Removing duplicate NeMo jobs of this EvalJob (keeping {job.ref}): {ids}"
+    first = not any(
+        c.type == Cond.RECONCILING and c.reason == Reason.REMOVING_DUPLICATES
+        for c in status.conditions
+    )
+    status.message = message
+    status = active_conditions(ej, status, Reason.REMOVING_DUPLICATES, message, ctx.stamp)
+    events = []
+    if first:
+        warning = f"NeMo created {len(extras)} duplicate job(s) for this EvalJob: {ids}"
+        events.append(EventSpec("Warning", Reason.DUPLICATE_JOBS, warning))
+    return Transition(status, events, retry_after=0.0, duplicates=len(extras) if first else 0)
 
 
 async def _released(ej: EvalJob, transition: Transition, ctx: EvalJobContext) -> Transition:

@@ -9,7 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["ConfigMapSpec", "KubePort", "SecretLookup"]
+from ..errors import KubernetesError
+
+__all__ = ["ConfigMapSpec", "ConfigMapTakenError", "KubePort", "SecretLookup"]
 
 
 @dataclass(frozen=True)
@@ -30,14 +32,28 @@ class ConfigMapSpec:
     labels: Mapping[str, str]
 
 
+class ConfigMapTakenError(KubernetesError):
+    """A ConfigMap with the results' name exists and is not this EvalJob's."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 409)
+
+
 class KubePort(Protocol):
     """Kubernetes reads and writes other than kopf's own status patch."""
 
-    async def get_benchmark(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+    async def get_benchmark(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Benchmark as the operator knows it (None when there is none)."""
+        ...
+
     async def read_secret_key(self, namespace: str, name: str, key: str) -> SecretLookup: ...
-    async def patch_evaljob_status(
-        self, namespace: str, name: str, status: dict[str, Any]
-    ) -> None: ...
+    async def patch_evaljob_metadata(
+        self,
+        namespace: str,
+        name: str,
+        metadata: dict[str, Any],
+        resource_version: str | None = None,
+    ) -> str: ...
     async def apply_results_configmaps(
         self, namespace: str, owner: Mapping[str, str], config_maps: list[ConfigMapSpec]
     ) -> None: ...

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from nemo_evaluator_operator.errors import KubernetesError
 from nemo_evaluator_operator.evaluator.errors import (
     EvaluatorError,
     NotFoundError,
@@ -21,7 +22,7 @@ __all__ = ["FakeEvaluator", "FakeKube", "not_found", "v1_port"]
 
 def v1_port(fake: FakeEvaluator) -> V1Evaluator:
     """The real v1 adapter over the in-memory v1 client (every read goes straight through)."""
-    return V1Evaluator(fake, poll_ttl=0)  # type: ignore[arg-type]
+    return V1Evaluator(fake)  # type: ignore[arg-type]
 
 
 def not_found(path: str) -> NotFoundError:
@@ -136,6 +137,8 @@ class FakeKube:
     benchmarks: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     secrets: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     status_patches: list[dict[str, Any]] = field(default_factory=list)
+    metadata_patches: list[dict[str, Any]] = field(default_factory=list)
+    conflict_on_mark: bool = False
     config_maps: dict[str, ConfigMapSpec] = field(default_factory=dict)
     owners: list[Mapping[str, str]] = field(default_factory=list)
 
@@ -152,8 +155,23 @@ class FakeKube:
             return SecretLookup(problem=f"no key {key}", reason="SecretKeyNotFound")
         return SecretLookup(value=secret[key])
 
-    async def patch_evaljob_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+    async def patch_evaljob_status(
+        self, namespace: str, name: str, status: dict[str, Any], resource_version: str | None = None
+    ) -> str:
         self.status_patches.append(status)
+        return str(len(self.status_patches) + len(self.metadata_patches))
+
+    async def patch_evaljob_metadata(
+        self,
+        namespace: str,
+        name: str,
+        metadata: dict[str, Any],
+        resource_version: str | None = None,
+    ) -> str:
+        if self.conflict_on_mark:
+            raise KubernetesError("the object has been modified", 409)
+        self.metadata_patches.append({**metadata, "resourceVersion": resource_version})
+        return str(len(self.status_patches) + len(self.metadata_patches))
 
     async def apply_results_configmaps(
         self, namespace: str, owner: Mapping[str, str], config_maps: list[ConfigMapSpec]

@@ -15,16 +15,22 @@ from nemo_evaluator_operator.evaluator.errors import (
 )
 from nemo_evaluator_operator.models import EvalJob, EvalJobPhase
 from nemo_evaluator_operator.reconcile.evaljob import EvalJobContext, reconcile_evaljob
+from nemo_evaluator_operator.reconcile.exactly_once import Attempt, Marker
 
 from .fakes import FakeEvaluator, FakeKube, v1_port
 
 NOW = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
+MARKER = "evaluator.nemo.dev/submission"
 CREATED = (NOW - timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 UID = "uid-1234"
 API_KEY = "canary-key-0123456789"
 
 
-def evaljob(spec: dict[str, Any] | None = None, status: dict[str, Any] | None = None) -> EvalJob:
+def evaljob(
+    spec: dict[str, Any] | None = None,
+    status: dict[str, Any] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> EvalJob:
     return EvalJob.model_validate(
         {
             "apiVersion": "evaluator.nemo.dev/v1alpha1",
@@ -35,6 +41,7 @@ def evaljob(spec: dict[str, Any] | None = None, status: dict[str, Any] | None = 
                 "uid": UID,
                 "generation": 1,
                 "creationTimestamp": CREATED,
+                "annotations": annotations or {},
             },
             "spec": {
                 "benchmarkRef": {"name": "qa"},
@@ -103,9 +110,11 @@ async def test_submits_once_with_marker_before_post_and_id_right_after() -> None
     assert body["custom_fields"]["evaljob_uid"] == UID
     assert body["target"]["model"]["api_endpoint"]["api_key"] == API_KEY
     assert "api_key" not in json.dumps(ej.spec.target)  # the spec itself is untouched
-    assert next(iter(kube.status_patches[0])) == "submissionStartedAt"
-    assert "jobId" not in kube.status_patches[0]
-    assert kube.status_patches[1]["jobId"] == result.status.job_id == "eval-1"
+    (marker,) = kube.metadata_patches  # finalizer and marker, before the POST, with a precondition
+    assert marker["finalizers"] == ["evaluator.nemo.dev/finalizer"]
+    assert json.loads(marker["annotations"]["evaluator.nemo.dev/submission"])["attempt"] == 1
+    assert result.status.job_id == "eval-1"  # the engine writes it the moment this returns
+    assert result.status.submission_started_at
     assert result.status.phase is EvalJobPhase.SUBMITTED
     assert conditions(result.status)["Reconciling"] == ("True", "Submitted")
     assert [e.reason for e in result.events] == ["Submitted"]
@@ -140,7 +149,7 @@ async def test_known_job_id_in_memory_prevents_a_second_post() -> None:
     await evaluator.create_job({"config": "x", "target": {}})
     evaluator.calls.clear()
     c = ctx(evaluator, kube)
-    c.known_job_id = "eval-1"
+    c.attempt = Attempt(Marker(1, NOW), job_id="eval-1")  # posted, id not in status yet
     result = await reconcile_evaljob(evaljob(), c)
     assert evaluator.names() == ["get_job"]
     assert result.status.job_id == "eval-1"
@@ -209,11 +218,13 @@ async def test_transient_submission_error_keeps_marker_and_retries(error: Except
     result = await reconcile_evaljob(evaljob(), ctx(evaluator, kube))
     assert result.retry_after is not None
     assert result.status.job_id is None
-    assert result.status.submission_started_at is not None  # the next attempt looks up first
+    assert len(kube.metadata_patches) == 1  # the marker stays: the next attempt looks up first
     assert conditions(result.status)["Reconciling"] == ("True", "EvaluatorUnavailable")
-    retry = await reconcile_evaljob(
-        evaljob(status={"submissionStartedAt": CREATED}), ctx(evaluator, kube)
-    )
+    marker = json.loads(kube.metadata_patches[0]["annotations"][MARKER])
+    assert marker["attempt"] == 1
+    earlier = Marker(1, NOW - timedelta(seconds=30)).to_json()  # past the quiet period
+    retry = await reconcile_evaljob(evaljob(annotations={MARKER: earlier}), ctx(evaluator, kube))
+    assert evaluator.names()[-2:] == ["find_jobs", "create_job"]
     assert retry.status.job_id is not None
 
 
@@ -286,9 +297,12 @@ async def test_unknown_status_is_reported_not_fatal() -> None:
 
 async def test_job_deleted_behind_our_back_fails_clearly() -> None:
     evaluator, kube = world()
-    result = await reconcile_evaljob(
-        evaljob(status={"jobId": "eval-gone", "phase": "Running"}), ctx(evaluator, kube)
-    )
+    ej = evaljob(status={"jobId": "eval-gone", "phase": "Running"})
+    c = ctx(evaluator, kube)
+    first = await reconcile_evaljob(ej, c)  # one 404 may be a gateway's: look once more
+    assert first.status.phase is EvalJobPhase.RUNNING
+    assert conditions(first.status)["Reconciling"] == ("True", "JobMissing")
+    result = await reconcile_evaljob(ej, c)
     assert result.status.phase is EvalJobPhase.FAILED
     assert conditions(result.status)["Stalled"] == ("True", "JobNotFound")
 
@@ -449,8 +463,9 @@ async def test_a_clean_first_post_skips_the_duplicate_look_up() -> None:
     evaluator, kube = world()
     c = ctx(evaluator, kube)
     await reconcile_evaljob(evaljob(), c)
-    assert c.clean_submission
-    job_id = c.known_job_id
+    assert c.attempt is not None
+    assert c.attempt.clean
+    job_id = c.attempt.job_id
     assert job_id is not None
     evaluator.jobs[job_id]["status"] = "completed"
     evaluator.results[job_id] = RESULTS
@@ -484,7 +499,7 @@ async def test_kubernetes_errors_become_a_condition_not_a_crash() -> None:
     async def broken(*_: object) -> None:
         raise KubernetesError("patch EvalJob status: HTTP 503 unavailable", 503)
 
-    kube.patch_evaljob_status = broken  # type: ignore[method-assign]
+    kube.patch_evaljob_metadata = broken  # type: ignore[method-assign]
     result = await reconcile_evaljob(evaljob(), ctx(evaluator, kube))
     assert evaluator.calls == []  # the marker could not be written, so nothing was posted
     assert result.retry_after is not None
