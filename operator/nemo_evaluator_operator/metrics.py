@@ -49,9 +49,17 @@ class Metrics:
             "Longest time since an active EvalJob was last observed in NeMo",
             registry=self.registry,
         )
+        self.duplicates = Counter(
+            "nemo_evaluator_operator_duplicate_jobs",
+            "Duplicate NeMo jobs found for an EvalJob (v1, after a lost POST answer) and removed",
+            registry=self.registry,
+        )
         self.poll_lag.set_function(self._max_lag)
         self._phases: dict[str, str] = {}
+        self._counts: dict[str, int] = {}
         self._observed: dict[str, float] = {}
+        for name in ("Pending", "Submitted", "Running", "Succeeded", "Failed", "Cancelled"):
+            self.evaljobs.labels(name).set(0)
 
     def observe_response(self, method: str, route: str, status: int | None, seconds: float) -> None:
         """The NeMo client's response hook."""
@@ -59,20 +67,24 @@ class Metrics:
         self.nemo_requests.labels(method, route, code).inc()
         self.nemo_latency.labels(method, route).observe(seconds)
 
-    def track_phase(self, uid: str, phase: str | None, active: bool) -> None:
-        """Remember an EvalJob's phase (None: deleted) for the by-phase gauge."""
-        if phase is None:
-            self._phases.pop(uid, None)
-            self._observed.pop(uid, None)
-        else:
+    def set_phase(self, uid: str, phase: str | None) -> None:
+        """An EvalJob's phase now (None: deleted), for the by-phase gauge; O(1) per call."""
+        old = self._phases.pop(uid, None) if phase is None else self._phases.get(uid)
+        if old == phase:
+            return
+        if old is not None:
+            self._move(old, -1)
+        if phase is not None:
             self._phases[uid] = phase
-            if not active:
+            self._move(phase, +1)
+            if phase in ("Succeeded", "Failed", "Cancelled"):
                 self._observed.pop(uid, None)
-        counts: dict[str, int] = {}
-        for value in self._phases.values():
-            counts[value] = counts.get(value, 0) + 1
-        for name in ("Pending", "Submitted", "Running", "Succeeded", "Failed", "Cancelled"):
-            self.evaljobs.labels(name).set(counts.get(name, 0))
+        else:
+            self._observed.pop(uid, None)
+
+    def _move(self, phase: str, by: int) -> None:
+        self._counts[phase] = self._counts.get(phase, 0) + by
+        self.evaljobs.labels(phase).set(self._counts[phase])
 
     def mark_observed(self, uid: str) -> None:
         """An active EvalJob was just reconciled against NeMo."""

@@ -30,8 +30,10 @@ class OperatorSettings(BaseModel):
     request_timeout: float = Field(default=30.0, gt=0)
     connect_timeout: float = Field(default=5.0, gt=0)
     dependency_grace_seconds: float = Field(default=300.0, ge=0)
-    delete_max_attempts: int = Field(default=5, ge=1)
+    delete_budget: float = Field(default=600.0, gt=0)
     max_backoff: float = Field(default=300.0, gt=0)
+    progress_interval: float = Field(default=60.0, ge=0)
+    drift_interval: float = Field(default=300.0, gt=0)
     liveness_endpoint: str | None = "http://0.0.0.0:8080/healthz"
     metrics_port: int | None = None
 
@@ -60,8 +62,10 @@ class OperatorSettings(BaseModel):
             "poll_interval": env.get("OPERATOR_POLL_INTERVAL") or 10.0,
             "request_timeout": env.get("OPERATOR_REQUEST_TIMEOUT") or 30.0,
             "dependency_grace_seconds": env.get("OPERATOR_DEPENDENCY_GRACE_SECONDS") or 300.0,
-            "delete_max_attempts": env.get("OPERATOR_DELETE_MAX_ATTEMPTS") or 5,
+            "delete_budget": env.get("OPERATOR_DELETE_BUDGET_SECONDS") or 600.0,
             "max_backoff": env.get("OPERATOR_MAX_BACKOFF") or 300.0,
+            "progress_interval": env.get("OPERATOR_PROGRESS_INTERVAL") or 60.0,
+            "drift_interval": env.get("OPERATOR_DRIFT_INTERVAL") or 300.0,
             "liveness_endpoint": env.get(
                 "OPERATOR_LIVENESS_ENDPOINT", "http://0.0.0.0:8080/healthz"
             )

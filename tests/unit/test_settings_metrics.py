@@ -68,9 +68,11 @@ def test_metrics_count_requests_and_phases() -> None:
     metrics = Metrics()
     metrics.observe_response("GET", "/v1/evaluation/jobs", 200, 0.01)
     metrics.observe_response("GET", "/v1/evaluation/jobs", None, 0.5)
-    metrics.track_phase("a", "Running", active=True)
-    metrics.track_phase("b", "Succeeded", active=False)
-    metrics.track_phase("a", None, active=False)
+    metrics.set_phase("a", "Pending")
+    metrics.set_phase("a", "Running")
+    metrics.set_phase("b", "Succeeded")
+    metrics.set_phase("b", "Succeeded")  # the same phase again counts once
+    metrics.set_phase("a", None)
     text = generate_latest(metrics.registry).decode()
     assert (
         'nemo_evaluator_operator_nemo_requests_total{method="GET",'

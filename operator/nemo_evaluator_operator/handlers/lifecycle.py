@@ -1,19 +1,26 @@
-"""Operator startup and cleanup: kopf settings, one shared HTTP client, the liveness probe."""
+"""Operator startup and cleanup: kopf settings, the shared clients, the engines, liveness."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 import time
 from typing import Any
 
 import kopf
 
-from ..constants import FINALIZER
+from ..engine.benchmarks import BenchmarkEngine
+from ..engine.cluster import ClusterView, Knobs
+from ..engine.evaljobs import EvalJobEngine
 from ..evaluator.selection import SelectedEvaluator
 from ..evaluator.transport import HttpTransport
 from ..metrics import Metrics
 from ..resources import KubeResources, load_api_client
+from ..resources.events import KubeEvents
+from ..resources.status import StatusWriter
 from ..settings import OperatorSettings, SettingsError
 from .runtime import RUNTIME_KEY, Runtime, runtime
 
@@ -23,14 +30,11 @@ log = logging.getLogger(__name__)
 
 
 def _tune(settings: kopf.OperatorSettings) -> None:
-    """kopf settings: our finalizer and annotations, bounded watches, explicit events only."""
-    settings.persistence.finalizer = FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
-        prefix="evaluator.nemo.dev"
-    )
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="evaluator.nemo.dev", key="last-handled-configuration"
-    )
+    """kopf settings: bounded watches, explicit events only.
+
+    kopf only delivers watch events here (no change handlers, timers or kopf finalizers), so it
+    keeps no annotations on our objects; the engine owns `evaluator.nemo.dev/finalizer`.
+    """
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
@@ -61,36 +65,65 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         on_response=metrics.observe_response,
     )
     evaluator = SelectedEvaluator.over_http(
-        transport,
-        ours.evaluator_api,
-        poll_ttl=ours.poll_interval,
-        create_workspaces=ours.create_workspaces,
+        transport, ours.evaluator_api, create_workspaces=ours.create_workspaces
     )
     try:  # one line says which API, or why none; a slow NeMo must not hold up the start
         await asyncio.wait_for(evaluator.start(), timeout=2 * ours.connect_timeout + 5)
     except TimeoutError:
         log.warning("NeMo evaluator did not answer the API probe in time; will probe again")
-    memo[RUNTIME_KEY] = Runtime(
-        settings=ours,
-        transport=transport,
-        evaluator=evaluator,
-        kube=KubeResources(load_api_client()),
-        metrics=metrics,
+    kube = KubeResources(load_api_client())
+    writer = StatusWriter(
+        kube, on_rejected=lambda kind, reason: metrics.reconcile_errors.labels(kind, reason).inc()
     )
+    knobs = Knobs.from_settings(ours, _instance())
+    events = KubeEvents(kube)
+    benchmarks: BenchmarkEngine
+    cluster = ClusterView(kube, writer, metrics, lambda ns, name: benchmarks.get(ns, name))
+    evaljobs = EvalJobEngine(evaluator, cluster, events, knobs)
+    benchmarks = BenchmarkEngine(evaluator, cluster, events, knobs, evaljobs.benchmark_ready)
+    rt = Runtime(ours, transport, evaluator, evaljobs, benchmarks, metrics)
+    rt.background += [
+        asyncio.create_task(evaljobs.poll_forever(), name="evaljob-poller"),
+        asyncio.create_task(benchmarks.drift_forever(), name="benchmark-drift"),
+    ]
+    memo[RUNTIME_KEY] = rt
+
+
+def _instance() -> str:
+    """This process, as it signs submission markers: host, pid and a random suffix."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
-    """Close the shared HTTP client."""
-    if RUNTIME_KEY in memo:
-        await runtime(memo).transport.aclose()
+    """Stop the background loops and the work queues, then close the HTTP client."""
+    if RUNTIME_KEY not in memo:
+        return
+    rt = runtime(memo)
+    for task in rt.background:
+        if isinstance(task, asyncio.Task):
+            task.cancel()
+    await asyncio.gather(
+        *(t for t in rt.background if isinstance(t, asyncio.Task)), return_exceptions=True
+    )
+    await rt.evaljobs.queue.close()
+    await rt.benchmarks.queue.close()
+    events = rt.evaljobs.events
+    if isinstance(events, KubeEvents):
+        await events.drain()
+    await rt.transport.aclose()
 
 
 @kopf.on.probe(id="evaluator")
 async def probe_evaluator(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
     """Liveness detail: when NeMo last answered (the probe itself never fails on NeMo)."""
-    stats = runtime(memo).stats if RUNTIME_KEY in memo else {}
-    last = stats.get("last_evaluator_ok")
+    rt = runtime(memo) if RUNTIME_KEY in memo else None
+    seen = (
+        [t for t in (rt.evaljobs.last_evaluator_ok, rt.benchmarks.last_evaluator_ok) if t]
+        if rt
+        else []
+    )
+    last = max(seen) if seen else None
     return {
         "lastEvaluatorOk": last,
         "secondsSinceEvaluatorOk": None if last is None else time.time() - last,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import kopf
 
+from ..engine.benchmarks import BenchmarkEngine
+from ..engine.evaljobs import EvalJobEngine
 from ..evaluator.selection import SelectedEvaluator
 from ..evaluator.transport import HttpTransport
 from ..metrics import Metrics
-from ..resources import KubeResources
 from ..settings import OperatorSettings
 
 __all__ = ["Runtime", "runtime"]
@@ -20,14 +20,15 @@ RUNTIME_KEY = "nemo_runtime"
 
 @dataclass
 class Runtime:
-    """Settings and clients, created at startup and closed at cleanup."""
+    """Settings, clients and the engines, created at startup and closed at cleanup."""
 
     settings: OperatorSettings
     transport: HttpTransport
     evaluator: SelectedEvaluator  # the v1 or Helix adapter, chosen by setting or probe
-    kube: KubeResources
+    evaljobs: EvalJobEngine
+    benchmarks: BenchmarkEngine
     metrics: Metrics
-    stats: dict[str, Any] = field(default_factory=dict)
+    background: list[object] = field(default_factory=list)  # the poller and drift tasks
 
 
 def runtime(memo: kopf.Memo) -> Runtime:

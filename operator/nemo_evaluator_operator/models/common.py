@@ -44,6 +44,7 @@ class ObjectMeta(CamelModel):
     deletion_timestamp: str | None = None
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
+    finalizers: list[str] = []
     creation_timestamp: str | None = None
 
 

@@ -7,7 +7,9 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, cast
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -15,9 +17,15 @@ from urllib3.exceptions import HTTPError as TransportError
 
 from ..constants import BENCHMARK_PLURAL, EVALJOB_PLURAL, GROUP, VERSION, Reason
 from ..errors import KubernetesError
-from ..reconcile.ports import ConfigMapSpec, SecretLookup
+from ..reconcile.ports import ConfigMapSpec, ConfigMapTakenError, SecretLookup
 
-__all__ = ["KubeResources", "load_api_client"]
+__all__ = ["FIELD_MANAGER", "KubeResources", "load_api_client"]
+
+FIELD_MANAGER = "nemo-evaluator-operator"
+IN_FLIGHT = 32
+"""Kubernetes calls at once: the client blocks, so each runs on one of this many threads."""
+
+_POOL = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="kube")
 
 
 def load_api_client() -> client.ApiClient:
@@ -26,16 +34,19 @@ def load_api_client() -> client.ApiClient:
         config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
         config.load_kube_config()  # type: ignore[no-untyped-call]
-    return client.ApiClient()
+    configuration = client.Configuration.get_default_copy()
+    configuration.connection_pool_maxsize = IN_FLIGHT
+    return client.ApiClient(configuration)
 
 
 T = TypeVar("T")
 
 
-async def _call(what: str, fn: Callable[..., T], *args: Any) -> T:
+async def _call(what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a blocking client call in a thread; turn its failures into KubernetesError."""
     try:
-        return await asyncio.to_thread(fn, *args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_POOL, lambda: fn(*args, **kwargs))
     except ApiException as err:
         raise KubernetesError(f"{what}: HTTP {err.status} {_reason(err)}", err.status) from None
     except (TransportError, OSError) as err:
@@ -58,20 +69,6 @@ class KubeResources:
     def __init__(self, api: client.ApiClient) -> None:
         self._custom = client.CustomObjectsApi(api)
         self._core = client.CoreV1Api(api)
-
-    async def get_benchmark(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """The Benchmark as a dict, or None when it does not exist."""
-        try:
-            result = await _call(
-                f"get Benchmark {namespace}/{name}",
-                self._custom.get_namespaced_custom_object,
-                GROUP, VERSION, namespace, BENCHMARK_PLURAL, name,
-            )  # fmt: skip
-        except KubernetesError as err:
-            if err.status == 404:
-                return None
-            raise
-        return cast(dict[str, Any], result)
 
     async def read_secret_key(self, namespace: str, name: str, key: str) -> SecretLookup:
         """One key of a Secret, or a precise problem; the value is never logged or echoed."""
@@ -113,45 +110,170 @@ class KubeResources:
             )
         return SecretLookup(value=value)
 
-    async def patch_evaljob_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        """Merge-patch the status subresource right now (used before and after the job POST)."""
-        await _call(
+    async def patch_evaljob_status(
+        self, namespace: str, name: str, status: dict[str, Any], resource_version: str | None = None
+    ) -> str:
+        """Merge-patch an EvalJob's status; with `resource_version`, only if it still matches
+        (409 otherwise). Returns the new resourceVersion."""
+        result = await _call(
             f"patch EvalJob {namespace}/{name} status",
             self._custom.patch_namespaced_custom_object_status,
-            GROUP, VERSION, namespace, EVALJOB_PLURAL, name, {"status": status},
+            GROUP, VERSION, namespace, EVALJOB_PLURAL, name,
+            _body("status", status, resource_version),
         )  # fmt: skip
+        return _version(result)
+
+    async def patch_benchmark_status(
+        self, namespace: str, name: str, status: dict[str, Any]
+    ) -> str:
+        """Merge-patch a Benchmark's status. Returns the new resourceVersion."""
+        result = await _call(
+            f"patch Benchmark {namespace}/{name} status",
+            self._custom.patch_namespaced_custom_object_status,
+            GROUP, VERSION, namespace, BENCHMARK_PLURAL, name, _body("status", status, None),
+        )  # fmt: skip
+        return _version(result)
+
+    async def patch_evaljob_metadata(
+        self,
+        namespace: str,
+        name: str,
+        metadata: dict[str, Any],
+        resource_version: str | None = None,
+    ) -> str:
+        """Merge-patch an EvalJob's metadata (finalizers, annotations), with a precondition."""
+        result = await _call(
+            f"patch EvalJob {namespace}/{name}",
+            self._custom.patch_namespaced_custom_object,
+            GROUP, VERSION, namespace, EVALJOB_PLURAL, name, _meta(metadata, resource_version),
+        )  # fmt: skip
+        return _version(result)
+
+    async def patch_benchmark_metadata(
+        self,
+        namespace: str,
+        name: str,
+        metadata: dict[str, Any],
+        resource_version: str | None = None,
+    ) -> str:
+        """Merge-patch a Benchmark's metadata (finalizers), with a precondition."""
+        result = await _call(
+            f"patch Benchmark {namespace}/{name}",
+            self._custom.patch_namespaced_custom_object,
+            GROUP, VERSION, namespace, BENCHMARK_PLURAL, name, _meta(metadata, resource_version),
+        )  # fmt: skip
+        return _version(result)
+
+    async def post_event(
+        self, involved: Mapping[str, Any], type_: str, reason: str, message: str
+    ) -> None:
+        """A core/v1 Event about one of our objects (`involved` is its body)."""
+        meta = involved.get("metadata") or {}
+        namespace = str(meta.get("namespace"))
+        now = datetime.now(UTC)
+        event = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(generate_name=f"{meta.get('name')}."),
+            involved_object=client.V1ObjectReference(
+                api_version=involved.get("apiVersion"),
+                kind=involved.get("kind"),
+                name=meta.get("name"),
+                namespace=namespace,
+                uid=meta.get("uid"),
+            ),
+            reason=reason,
+            message=message[:1024],
+            type=type_,
+            source=client.V1EventSource(component=FIELD_MANAGER),
+            reporting_component=FIELD_MANAGER,
+            reporting_instance=FIELD_MANAGER,
+            first_timestamp=now,
+            last_timestamp=now,
+            count=1,
+        )
+        await _call(
+            f"post Event on {namespace}/{meta.get('name')}",
+            self._core.create_namespaced_event,
+            namespace,
+            event,
+        )
 
     async def apply_results_configmaps(
         self, namespace: str, owner: Mapping[str, str], config_maps: list[ConfigMapSpec]
     ) -> None:
-        """Create or replace each ConfigMap; parts before the index, so the index implies parts."""
-        for spec in [*config_maps[1:], config_maps[0]]:
-            what = f"write ConfigMap {namespace}/{spec.name}"
-            await _call(what, self._apply_config_map, namespace, owner, spec)
+        """Server-side apply each ConfigMap, parts first (so the index implies its parts).
 
-    def _apply_config_map(
-        self, namespace: str, owner: Mapping[str, str], spec: ConfigMapSpec
-    ) -> None:
-        body = client.V1ConfigMap(
-            metadata=client.V1ObjectMeta(
-                name=spec.name,
-                namespace=namespace,
-                labels=dict(spec.labels),
-                owner_references=[
-                    client.V1OwnerReference(
-                        api_version=owner["apiVersion"],
-                        kind=owner["kind"],
-                        name=owner["name"],
-                        uid=owner["uid"],
-                        controller=True,
-                    )
-                ],
-            ),
-            data=dict(spec.data),
-        )
+        A ConfigMap of that name that this EvalJob does not own is never touched:
+        `ConfigMapTakenError` says whose it is.
+        """
+        for spec in [*config_maps[1:], config_maps[0]]:
+            await self._check_owner(namespace, owner, spec.name)
+            await _call(
+                f"apply ConfigMap {namespace}/{spec.name}",
+                self._core.patch_namespaced_config_map,
+                spec.name,
+                namespace,
+                _config_map(namespace, owner, spec),
+                field_manager=FIELD_MANAGER,
+                force=True,
+                _content_type="application/apply-patch+yaml",
+            )
+
+    async def _check_owner(self, namespace: str, owner: Mapping[str, str], name: str) -> None:
         try:
-            self._core.create_namespaced_config_map(namespace, body)
-        except ApiException as err:
-            if err.status != 409:
-                raise
-            self._core.replace_namespaced_config_map(spec.name, namespace, body)
+            found = await _call(
+                f"read ConfigMap {namespace}/{name}",
+                self._core.read_namespaced_config_map,
+                name,
+                namespace,
+            )
+        except KubernetesError as err:
+            if err.status == 404:
+                return
+            raise
+        refs = (found.metadata.owner_references if found.metadata else None) or []
+        if any(ref.uid == owner["uid"] for ref in refs):
+            return
+        whose = ", ".join(f"{r.kind} {r.name}" for r in refs) or "no owner (made by hand?)"
+        raise ConfigMapTakenError(f"ConfigMap {namespace}/{name} exists and belongs to {whose}")
+
+
+def _body(field: str, value: dict[str, Any], resource_version: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {field: value}
+    if resource_version:
+        body["metadata"] = {"resourceVersion": resource_version}
+    return body
+
+
+def _meta(metadata: dict[str, Any], resource_version: str | None) -> dict[str, Any]:
+    patch = dict(metadata)
+    if resource_version:
+        patch["resourceVersion"] = resource_version
+    return {"metadata": patch}
+
+
+def _version(result: Any) -> str:
+    meta = result.get("metadata") if isinstance(result, dict) else None
+    return str(meta.get("resourceVersion", "")) if isinstance(meta, dict) else ""
+
+
+def _config_map(namespace: str, owner: Mapping[str, str], spec: ConfigMapSpec) -> dict[str, Any]:
+    """The applied configuration: exactly the fields this operator owns."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": spec.name,
+            "namespace": namespace,
+            "labels": dict(spec.labels),
+            "ownerReferences": [
+                {
+                    "apiVersion": owner["apiVersion"],
+                    "kind": owner["kind"],
+                    "name": owner["name"],
+                    "uid": owner["uid"],
+                    "controller": True,
+                }
+            ],
+        },
+        "data": dict(spec.data),
+    }
