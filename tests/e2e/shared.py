@@ -183,8 +183,7 @@ def check_killed_right_after_post(
             60,
             "the evaluator to create the job",
         )
-        operator.kill()
-    assert cluster.must_get("EvalJob", "ej")["status"].get("jobId") is None
+        operator.kill()  # it may or may not have adopted the job already: both must end the same
     operator.start()
     obj = finished(cluster, "ej")
     assert obj["status"]["phase"] == "Succeeded", obj["status"]

@@ -98,7 +98,9 @@ class Tally:
     scenario: str
     evaljobs: int = 0
     lost: int = 0
-    duplicated: int = 0
+    duplicated: int = 0  # extra NeMo jobs still there at the end
+    created: int = 0  # job POSTs NeMo answered 2xx: jobs created, whatever became of them
+    duplicates_created: int = 0  # created beyond one per EvalJob (then removed, if not above)
     seconds: float = 0.0
     settle_seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
@@ -106,7 +108,8 @@ class Tally:
     def line(self) -> str:
         return (
             f"fault scenario {self.scenario}: evaljobs={self.evaljobs} lost={self.lost} "
-            f"duplicated={self.duplicated} seconds={self.seconds:.1f} "
+            f"duplicated={self.duplicated} created={self.created} "
+            f"duplicates_created={self.duplicates_created} seconds={self.seconds:.1f} "
             f"(finished {self.settle_seconds:.1f}s after the fault ended)"
         )
 
@@ -114,7 +117,12 @@ class Tally:
 def tally(stack: Stack, scenario: str, names: list[str]) -> Tally:
     """Count lost EvalJobs (not Succeeded, or results missing or different) and extra jobs."""
     result = Tally(scenario, evaljobs=len(names))
+    created = _creations(stack)
     for name in names:
+        obj = stack.cluster.get("EvalJob", name)
+        made = created.get(obj["metadata"]["uid"], 0) if obj else 0
+        result.created += made
+        result.duplicates_created += max(0, made - 1)
         problem, extra = _check_one(stack, name)
         result.duplicated += extra
         if extra:
@@ -124,6 +132,20 @@ def tally(stack: Stack, scenario: str, names: list[str]) -> Tally:
             result.lost += 1
             result.problems.append(f"{name}: {problem}")
     return result
+
+
+def _creations(stack: Stack) -> dict[str, int]:
+    """Job POSTs that NeMo answered 2xx, per EvalJob UID (from the emulator's request log)."""
+    counts: dict[str, int] = {}
+    for record in stack.emulator.control.requests(method="POST", path_prefix="/v1/evaluation/jobs"):
+        body = record.get("body") or {}
+        uid = (
+            (body.get("custom_fields") or {}).get("evaljob_uid") if isinstance(body, dict) else None
+        )
+        status = record.get("status")
+        if record["path"] == "/v1/evaluation/jobs" and uid and status and 200 <= int(status) < 300:
+            counts[uid] = counts.get(uid, 0) + 1
+    return counts
 
 
 def _check_one(stack: Stack, name: str) -> tuple[str | None, int]:

@@ -50,7 +50,7 @@ def helix_operator(
         # Every Helix list carries whole job specs: poll every 2 s, not 1, to leave the two
         # cores to the job processes.
         env={
-            "OPERATOR_DELETE_MAX_ATTEMPTS": "8",
+            "OPERATOR_DELETE_BUDGET_SECONDS": "120",
             "OPERATOR_REQUEST_TIMEOUT": "10",
             "OPERATOR_POLL_INTERVAL": "2",
         },
