@@ -26,6 +26,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--cancel-terminal", choices=("409", "400", "noop"), default="409")
     p.add_argument("--delete-running", choices=("allow", "refuse"), default="allow")
+    p.add_argument(
+        "--academic-types",
+        choices=("accept", "reject"),
+        default="accept",
+        help="reject: refuse configs of academic types (mmlu, gsm8k, ...), custom ones only",
+    )
     p.add_argument("--job-delete-status", type=int, choices=(200, 204), default=204)
     p.add_argument("--results-padding-bytes", type=int, default=0)
     p.add_argument("--seed", type=int, help="seed for probabilistic faults")
@@ -44,6 +50,7 @@ def build_settings(args: argparse.Namespace) -> EmulatorSettings:
         results_before_completion=args.results_before_completion,
         cancel_terminal=args.cancel_terminal,
         delete_running=args.delete_running,
+        academic_types=args.academic_types,
         job_delete_status=args.job_delete_status,
         results_padding_bytes=args.results_padding_bytes,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Benchmark", "benchmark_for", "score_names_for_metric"]
+__all__ = ["ACADEMIC_TYPES", "Benchmark", "benchmark_for", "score_names_for_metric"]
 
 Metrics = dict[str, tuple[str, ...]]
 
@@ -76,6 +76,9 @@ _CATALOG: dict[str, Benchmark] = {
     ),
     "rag": Benchmark(tasks={}, samples=100, groups={"evaluation": ()}, group_metrics=_RAG),
 }
+
+ACADEMIC_TYPES = frozenset(_CATALOG) - {"retriever", "rag", "agentic"}
+"""What `--academic-types reject` refuses: the harness benchmarks, not custom/retriever/RAG."""
 
 _METRIC_SCORES: dict[str, tuple[str, ...]] = {
     "bleu": ("sentence", "corpus"),

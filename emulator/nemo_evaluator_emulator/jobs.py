@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from .catalog import ACADEMIC_TYPES
 from .clock import iso
 from .core import Emulator
 from .errors import ApiError, validation_error
@@ -24,6 +25,7 @@ __all__ = [
     "job_result",
     "job_view",
     "observe_job",
+    "refuse_academic",
     "resolve_reference",
 ]
 
@@ -75,11 +77,24 @@ def _timeline(emu: Emulator, overrides: JobOverrides) -> Timeline:
     return timeline
 
 
+def refuse_academic(emu: Emulator, config_type: str | None, *loc: str) -> None:
+    """`academic_types: reject`: a deployment that runs custom evaluations only says 422."""
+    if emu.settings.academic_types == "reject" and config_type in ACADEMIC_TYPES:
+        raise validation_error(
+            ("body", *loc, "type"),
+            f"Evaluation type '{config_type}' is not available in this deployment; "
+            "define a 'custom' evaluation with tasks and metrics instead",
+            "value_error",
+            config_type,
+        )
+
+
 def create_job(emu: Emulator, body: JobCreate) -> dict[str, Any]:
     """Resolve config and target, store a new job in `created`, return its JSON."""
     overrides = read_overrides(body.custom_fields)  # a 422 comes before any lookup
     fields = body.model_dump(mode="json", include=_JOB_FIELDS)
     fields["config"] = resolve_reference(emu, "config", emu.store.configs, body.config)
+    refuse_academic(emu, fields["config"].get("type"), "config")
     fields["target"] = resolve_reference(emu, "target", emu.store.targets, body.target)
     fields["namespace"] = fields.get("namespace") or "default"
     fields["custom_fields"] = fields.get("custom_fields") or {}

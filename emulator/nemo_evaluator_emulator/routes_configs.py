@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from .core import EmulatorDep
 from .entities import create_entity, delete_entity, patch_entity
 from .ids import CONFIG_PREFIX
+from .jobs import refuse_academic
 from .listing import page_of, parse_list_query
 from .schemas import ConfigCreate, ConfigUpdate
 
@@ -19,6 +20,7 @@ router = APIRouter(prefix="/v1/evaluation/configs", tags=["configs"])
 
 @router.post("", response_model=None)
 async def create_config(body: ConfigCreate, emu: EmulatorDep) -> dict[str, Any]:
+    refuse_academic(emu, body.type)
     return create_entity(emu, emu.store.configs, CONFIG_PREFIX, body)
 
 
@@ -38,6 +40,7 @@ async def get_config(namespace: str, config_name: str, emu: EmulatorDep) -> dict
 async def update_config(
     namespace: str, config_name: str, body: ConfigUpdate, emu: EmulatorDep
 ) -> dict[str, Any]:
+    refuse_academic(emu, body.type)
     return patch_entity(emu, emu.store.configs, (namespace, config_name), body, ConfigCreate)
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "PHASES",
+    "AcademicTypes",
     "CancelTerminal",
     "DeleteRunning",
     "EmulatorSettings",
@@ -25,6 +26,7 @@ PHASES = ("created", "pending", "running", "cancelling")
 ResultsEarly = Literal["404", "400", "409", "empty"]
 CancelTerminal = Literal["409", "400", "noop"]
 DeleteRunning = Literal["allow", "refuse"]
+AcademicTypes = Literal["accept", "reject"]
 
 
 class PhaseSeconds(BaseModel):
@@ -52,6 +54,7 @@ class EmulatorSettings(BaseModel):
     results_before_completion: ResultsEarly = "404"
     cancel_terminal: CancelTerminal = "409"
     delete_running: DeleteRunning = "allow"
+    academic_types: AcademicTypes = "accept"
     job_delete_status: Literal[200, 204] = 204
     results_padding_bytes: int = Field(default=0, ge=0)
     default_page_size: int = Field(default=10, ge=1)

@@ -455,3 +455,26 @@ def test_health(http: httpx.Client) -> None:
     response = http.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "healthy"}
+
+
+def test_academic_types_rejected_when_switched_off(
+    sdk: NeMoMicroservices, control: EmulatorControl
+) -> None:
+    """`academic_types: reject`: 422 naming `type` on config create, PATCH and inline jobs."""
+    _setup(sdk)
+    sdk.evaluation.configs.create(type="mmlu", name="mmlu-before", namespace="team-a")
+    control.update_settings(academic_types="reject")
+    with pytest.raises(UnprocessableEntityError) as created:
+        sdk.evaluation.configs.create(type="gsm8k", name="gsm8k", namespace="team-a")
+    assert isinstance(created.value.body, dict)
+    (error,) = created.value.body["detail"]
+    assert error["loc"] == ["body", "type"]
+    assert "'gsm8k' is not available" in error["msg"]
+    with pytest.raises(UnprocessableEntityError):
+        sdk.evaluation.configs.update("qa-bleu", path_namespace="team-a", type="mmlu")
+    with pytest.raises(UnprocessableEntityError) as by_reference:  # stored before the switch
+        sdk.evaluation.jobs.create(config="team-a/mmlu-before", target="team-a/llama-8b")
+    assert isinstance(by_reference.value.body, dict)
+    assert by_reference.value.body["detail"][0]["loc"] == ["body", "config", "type"]
+    job = sdk.evaluation.jobs.create(config="team-a/qa-bleu", target="team-a/llama-8b")
+    assert job.status == "created"  # custom evaluations are untouched
