@@ -1,0 +1,180 @@
+"""The EvalJob engine against in-memory ports: what watch events it acts on, and what it posts.
+
+The same behaviours run end to end in tests/e2e (test_engine_edges.py, test_two_operators.py);
+these pin the cases a real watch cannot be made to produce on demand, such as a stale body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+
+from nemo_evaluator_operator.constants import FINALIZER
+from nemo_evaluator_operator.engine.cluster import ClusterView, Knobs
+from nemo_evaluator_operator.engine.evaljobs import EvalJobEngine
+from nemo_evaluator_operator.evaluator.errors import EvaluatorTimeoutError
+from nemo_evaluator_operator.evaluator.v1.models import EvaluationJob
+from nemo_evaluator_operator.metrics import Metrics
+from nemo_evaluator_operator.reconcile.evaljob_status import EventSpec
+from nemo_evaluator_operator.resources import KubeResources
+from nemo_evaluator_operator.resources.status import StatusWriter
+from tests.unit.reconcile.fakes import FakeEvaluator, FakeKube, v1_port
+from tests.unit.reconcile.test_evaljob import CREATED, UID, ready_benchmark
+
+MARKER = "evaluator.nemo.dev/submission"
+
+
+@dataclass
+class LosingEvaluator(FakeEvaluator):
+    """Creates the job, then loses the answer (`lose`), or holds the POST until `release`."""
+
+    lose: int = 0
+    hold: asyncio.Event | None = None
+    posted: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def create_job(self, body: dict[str, Any]) -> EvaluationJob:
+        self.posted.set()
+        if self.hold is not None:
+            await self.hold.wait()
+        job = await super().create_job(body)
+        if self.lose:
+            self.lose -= 1
+            raise EvaluatorTimeoutError("read timed out", method="POST", path="/v1/evaluation/jobs")
+        return job
+
+
+class Events:
+    def __init__(self) -> None:
+        self.posted: list[EventSpec] = []
+
+    def post(self, body: Mapping[str, Any], events: Iterable[EventSpec]) -> None:
+        self.posted.extend(events)
+
+
+def body(version: str, **metadata: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "evaluator.nemo.dev/v1alpha1",
+        "kind": "EvalJob",
+        "metadata": {
+            "name": "ej",
+            "namespace": "team-a",
+            "uid": UID,
+            "generation": 1,
+            "creationTimestamp": CREATED,
+            "resourceVersion": version,
+            **metadata,
+        },
+        "spec": {
+            "benchmarkRef": {"name": "qa"},
+            "target": {
+                "type": "model",
+                "model": {"api_endpoint": {"url": "http://nim/v1/completions", "model_id": "m"}},
+            },
+        },
+    }
+
+
+def engine_for(evaluator: FakeEvaluator, kube: FakeKube) -> EvalJobEngine:
+    kube.benchmarks[("team-a", "qa")] = ready_benchmark()
+    resources = cast(KubeResources, kube)
+    cluster = ClusterView(
+        resources,
+        StatusWriter(resources),
+        Metrics(),
+        lambda ns, name: kube.benchmarks.get((ns, name)),
+    )
+    knobs = Knobs(
+        poll_interval=0.05,
+        max_backoff=0.1,
+        grace_seconds=60,
+        default_namespace="default",
+        quiet_seconds=3600,  # a second POST only after an hour: never within these tests
+        progress_interval=0,
+        delete_budget=30,
+        drift_interval=60,
+        instance="test",
+    )
+    return EvalJobEngine(v1_port(evaluator), cluster, Events(), knobs)
+
+
+@pytest.fixture
+async def stop() -> AsyncIterator[list[EvalJobEngine]]:
+    engines: list[EvalJobEngine] = []
+    yield engines
+    for engine in engines:
+        await engine.queue.close()
+
+
+async def until(check: Callable[[], bool], within: float = 5.0) -> None:
+    async with asyncio.timeout(within):
+        while not check():  # noqa: ASYNC110 -- polls fakes that have no events to wait on
+            await asyncio.sleep(0.01)
+
+
+def posts(evaluator: FakeEvaluator) -> int:
+    return evaluator.names().count("create_job")
+
+
+def recorded_job(kube: FakeKube) -> str | None:
+    ids = [p.get("jobId") for p in kube.status_patches if p.get("jobId")]
+    return str(ids[-1]) if ids else None
+
+
+@pytest.mark.parametrize(
+    "stale",
+    [
+        pytest.param({}, id="from-before-the-marker"),
+        pytest.param({"annotations": {}}, id="newer-but-without-the-marker"),
+    ],
+)
+async def test_stale_body_after_a_lost_post_answer_does_not_post_again(
+    stale: dict[str, Any], stop: list[EvalJobEngine]
+) -> None:
+    evaluator, kube = LosingEvaluator(lose=1), FakeKube()
+    engine = engine_for(evaluator, kube)
+    stop.append(engine)
+    engine.on_event(None, body("0"))
+    await until(lambda: posts(evaluator) == 1 and not engine.queue.due(UID))
+    # The watch now delivers a body that knows nothing of the marker or the attempt.
+    version = "0" if not stale else "1000"
+    engine.on_event("MODIFIED", body(version, **stale))
+    for _ in range(3):  # and the poller keeps waking the EvalJob up
+        await engine.poll_once()
+        await until(lambda: not engine.queue.due(UID))
+    await until(lambda: recorded_job(kube) is not None)
+    assert posts(evaluator) == 1, evaluator.names()
+    assert recorded_job(kube) == "eval-1"  # the lost answer's job, found by its tag and adopted
+    assert len(kube.metadata_patches) == 1  # one marker: one attempt
+
+
+async def test_deletion_during_the_post_waits_for_it_and_removes_its_job(
+    stop: list[EvalJobEngine],
+) -> None:
+    hold = asyncio.Event()
+    evaluator, kube = LosingEvaluator(hold=hold), FakeKube()
+    engine = engine_for(evaluator, kube)
+    stop.append(engine)
+    engine.on_event(None, body("0"))
+    await asyncio.wait_for(evaluator.posted.wait(), 5)
+    marker = kube.metadata_patches[0]["annotations"][MARKER]
+    deleting = body(
+        "2",
+        deletionTimestamp=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        finalizers=[FINALIZER],
+        annotations={MARKER: marker},
+    )
+    engine.on_event("MODIFIED", deleting)
+    await asyncio.sleep(0.1)
+    assert evaluator.names() == []  # the POST is held: nothing else runs meanwhile
+    hold.set()
+    await until(lambda: "cancel_job" in evaluator.names())
+    evaluator.jobs["eval-1"]["status"] = "cancelled"
+    await until(lambda: any("finalizers" in p for p in kube.metadata_patches[1:]), within=10)
+    assert posts(evaluator) == 1
+    assert evaluator.jobs == {}, "the job the POST created is still in NeMo"
+    assert kube.metadata_patches[-1]["finalizers"] is None  # released: the object can go
