@@ -292,3 +292,31 @@ def test_spec_change_on_a_finished_evaljob_is_acknowledged(
     job_id = done["status"]["jobId"]
     job_calls = emulator.control.requests(since=mark, path_prefix=f"/v1/evaluation/jobs/{job_id}")
     assert job_calls == []  # finished EvalJobs cost NeMo nothing
+
+
+def test_results_configmap_of_someone_else_is_never_overwritten(
+    cluster: Cluster, emulator: RunningEmulator
+) -> None:
+    """`ej-results` made by hand first: Stalled naming it, left as it was; once it is deleted,
+    the results land and the EvalJob succeeds."""
+    theirs = {"metadata": {"name": "ej-results"}, "data": {"notes": "mine, do not touch"}}
+    cluster.core.create_namespaced_config_map(cluster.namespace, theirs)
+    ready_benchmark(cluster)
+    cluster.apply(evaljob_manifest("ej", "qa"))
+    stalled = cluster.wait_condition("EvalJob", "ej", "Stalled", timeout=60)
+    assert stalled["reason"] == "ResultsConfigMapTaken", stalled
+    assert f"ConfigMap {cluster.namespace}/ej-results" in stalled["message"]
+    assert "no owner" in stalled["message"]
+    kept = cluster.config_map("ej-results")
+    assert kept is not None
+    assert kept.data == {"notes": "mine, do not touch"}
+    assert not kept.metadata.owner_references
+    assert cluster.must_get("EvalJob", "ej")["status"]["phase"] not in ("Succeeded", "Failed")
+    warnings = [e for e in cluster.events("ej") if e.reason == "ResultsConfigMapTaken"]
+    assert len(warnings) == 1, warnings
+    cluster.core.delete_namespaced_config_map("ej-results", cluster.namespace)
+    done = cluster.wait_phase("ej", "Succeeded", timeout=60)
+    ours = cluster.config_map("ej-results")
+    assert ours is not None
+    assert ours.metadata.owner_references[0].uid == done["metadata"]["uid"]
+    assert "results.json" in ours.data

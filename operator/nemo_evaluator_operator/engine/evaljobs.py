@@ -193,7 +193,7 @@ class EvalJobEngine:
         except EvaluatorError as err:
             for entry in submitted.values():
                 entry.observe_error = err
-                self._kick_if(entry, now, urgent=self._must_act(entry, None))
+                self._kick_if(entry, now, urgent=self._urgent(entry, None))
             return
         self.last_evaluator_ok = time.time()
         for ref, entry in submitted.items():
@@ -202,9 +202,15 @@ class EvalJobEngine:
             if job is not None:
                 entry.missing_polls = 0
                 entry.observe_error = None
-                if _moved(job, entry.last_seen) or self._must_act(entry, job) or entry.deferred:
+                urgent = self._urgent(entry, job)
+                if (
+                    _moved(job, entry.last_seen)
+                    or urgent
+                    or job.state.is_terminal
+                    or entry.deferred
+                ):
                     entry.observed = job
-                    self._kick_if(entry, now, urgent=self._must_act(entry, job))
+                    self._kick_if(entry, now, urgent=urgent)
             elif ref in batch.missing:
                 entry.missing_polls += 1
                 entry.observe_error = None
@@ -212,18 +218,19 @@ class EvalJobEngine:
             else:
                 error = batch.failed.get(ref)
                 entry.observe_error = error if isinstance(error, EvaluatorError) else None
-                self._kick_if(entry, now, urgent=self._must_act(entry, None))
+                self._kick_if(entry, now, urgent=self._urgent(entry, None))
 
     def _kick_if(self, entry: Entry, now: float, urgent: bool) -> None:
         """Kick unless backing off; cancel and deadlines act within one interval regardless."""
         if urgent or entry.backoff_until <= now:
             self.queue.kick(entry.uid)
 
-    def _must_act(self, entry: Entry, job: JobObservation | None) -> bool:
+    def _urgent(self, entry: Entry, job: JobObservation | None) -> bool:
+        """Cancel and a passed deadline act within one interval, even while backing off."""
         body = entry.body or {}
         spec = body.get("spec") or {}
         if job is not None and job.state.is_terminal:
-            return True
+            return False  # finishing (results, ConfigMaps) retries with backoff
         cancelling = job is not None and job.state.value == "Cancelling"
         if spec.get("cancel") and not cancelling:
             return True

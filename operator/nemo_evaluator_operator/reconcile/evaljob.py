@@ -30,7 +30,7 @@ from .evaljob_status import (
 from .exactly_once import Attempt, marker_of, submit_once
 from .failures import Failure, FailureKind, classify, redact
 from .finishing import finish_completed
-from .ports import KubePort
+from .ports import ConfigMapTakenError, KubePort
 from .submission import (
     Dependencies,
     Missing,
@@ -84,6 +84,15 @@ async def reconcile_evaljob(ej: EvalJob, ctx: EvalJobContext) -> Transition:
         status.job_id = job_id
         ref = JobRef(job_namespace(ej, ctx.default_namespace), job_id)
         return await _observe(ej, status, ref, ctx)
+    except ConfigMapTakenError as err:
+        message = (
+            f"{err.message}; the operator never overwrites it: delete or rename it and the "
+            "results are written at the next retry (they stay in NeMo meanwhile)"
+        )
+        failure = Failure(FailureKind.STALLED, Reason.RESULTS_CONFLICT, message)
+        events = _warn_once(status, failure)
+        status = active_conditions(ej, status, failure.reason, message, ctx.stamp, stalled=True)
+        return Transition(status, events, retry_after=0.0)
     except KubernetesError as err:
         kind = FailureKind.TRANSIENT if err.transient else FailureKind.OTHER
         failure = Failure(kind, Reason.KUBERNETES_ERROR, f"Kubernetes API error: {err.message}")

@@ -99,15 +99,21 @@ def waiting_conditions(
 
 
 def active_conditions(
-    ej: EvalJob, status: EvalJobStatus, reason: str, message: str, now: str
+    ej: EvalJob,
+    status: EvalJobStatus,
+    reason: str,
+    message: str,
+    now: str,
+    stalled: bool = False,
 ) -> EvalJobStatus:
-    """Submitted or running (or retrying after a transient error): Reconciling=True."""
+    """Submitted or running (or retrying after a transient error): Reconciling=True; or, with
+    `stalled`, blocked until someone acts (the phase stays what it was)."""
     status = _base(ej, status)
     specs = [
         CondSpec(Cond.SUCCEEDED, "Unknown", reason, message),
         CondSpec(Cond.READY, "False", reason, message),
-        CondSpec(Cond.RECONCILING, "True", reason, message),
-        CondSpec(Cond.STALLED, "False", reason),
+        CondSpec(Cond.RECONCILING, "False" if stalled else "True", reason, message),
+        CondSpec(Cond.STALLED, "True" if stalled else "False", reason, message if stalled else ""),
     ]
     status.conditions = apply_conditions(status.conditions, specs, ej.metadata.generation, now)
     return status
