@@ -157,14 +157,16 @@ class HttpTransport:
             self._on_response(method, route, status, time.monotonic() - started)
 
 
-def encode_filters(filters: Mapping[str, str]) -> list[tuple[str, str]]:
-    """``{"custom_fields.uid": "u1"}`` -> ``[("filter[custom_fields][uid]", "u1")]``."""
+def encode_filters(filters: Mapping[str, str], kind: str = "filter") -> list[tuple[str, str]]:
+    """``{"custom_fields.uid": "u1"}`` -> ``[("filter[custom_fields][uid]", "u1")]``.
+
+    `kind="search"` gives v1's `search[...]` keys (values comma-joined mean any of them)."""
     encoded = []
     for key, value in filters.items():
         parts = key.split(".")
         if not all(parts):
-            raise ValueError(f"invalid filter key: {key!r}")
-        encoded.append(("filter" + "".join(f"[{part}]" for part in parts), value))
+            raise ValueError(f"invalid {kind} key: {key!r}")
+        encoded.append((kind + "".join(f"[{part}]" for part in parts), value))
     return encoded
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from nemo_evaluator_operator.evaluator.errors import EvaluatorConnectionError
 from nemo_evaluator_operator.evaluator.port import JobRef, JobState
-from nemo_evaluator_operator.evaluator.v1.polling import read_jobs
+from nemo_evaluator_operator.evaluator.v1.polling import ActiveJobReader
 from tests.unit.reconcile.fakes import FakeEvaluator, v1_port
 
 
@@ -20,30 +20,54 @@ def seed(evaluator: FakeEvaluator, count: int, status: str = "running") -> list[
     return [f"eval-{status}-{n}" for n in range(count)]
 
 
-@pytest.mark.parametrize(("jobs", "lists"), [(4, 4), (100, 4), (101, 5), (250, 6)])
+def reader_for(evaluator: FakeEvaluator) -> ActiveJobReader:
+    return ActiveJobReader(evaluator)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("jobs", "lists"), [(2, 1), (100, 1), (101, 2), (250, 3), (1000, 10)])
 async def test_one_batch_costs_pages_not_jobs(jobs: int, lists: int) -> None:
     evaluator = FakeEvaluator()
     ids = seed(evaluator, jobs)
-    found, missing, failed = await read_jobs(evaluator, ids)  # type: ignore[arg-type]
+    found, missing, failed = await reader_for(evaluator).read(ids)
     assert set(found) == set(ids)
     assert (missing, failed) == (set(), {})
     assert evaluator.names().count("list_jobs") == lists
     assert "get_job" not in evaluator.names()
 
 
-async def test_few_jobs_are_read_directly() -> None:
+async def test_one_job_is_read_directly() -> None:
     evaluator = FakeEvaluator()
-    ids = seed(evaluator, 3)
-    found, _, _ = await read_jobs(evaluator, ids)  # type: ignore[arg-type]
+    ids = seed(evaluator, 1)
+    found, _, _ = await reader_for(evaluator).read(ids)
     assert set(found) == set(ids)
-    assert evaluator.names() == ["get_job"] * 3
+    assert evaluator.names() == ["get_job"]
+
+
+async def test_a_server_that_ignores_search_gets_one_list_per_status() -> None:
+    """Finished jobs in the combined list give it away; correct now, cheaper from then on."""
+    evaluator = FakeEvaluator(ignore_search=True)
+    ids = [*seed(evaluator, 150), *seed(evaluator, 30, "pending")]
+    seed(evaluator, 500, "completed")  # ours, but finished long ago
+    reader = reader_for(evaluator)
+    found, missing, failed = await reader.read(ids)
+    assert set(found) == set(ids)
+    assert (missing, failed) == (set(), {})
+    assert reader.combined is False
+    assert "get_job" not in evaluator.names()
+    evaluator.calls.clear()
+    again, _, _ = await reader.read(ids)
+    assert set(again) == set(ids)
+    searched = [c for n, c in evaluator.calls if n == "list_jobs" and "search.status" in c]
+    assert searched == []  # never asks with search again
+    assert evaluator.names().count("list_jobs") == 2 + 1 + 1 + 1  # running 2 pages, 3 others
 
 
 async def test_finished_and_missing_jobs_are_read_directly() -> None:
     evaluator = FakeEvaluator()
     running = seed(evaluator, 5)
     done = seed(evaluator, 1, "completed")
-    found, missing, _ = await read_jobs(evaluator, [*running, *done, "eval-gone"])  # type: ignore[arg-type]
+    wanted = [*running, *done, "eval-gone"]
+    found, missing, _ = await reader_for(evaluator).read(wanted)
     assert found[done[0]].status == "completed"
     assert missing == {"eval-gone"}
     assert sorted(c for n, c in evaluator.calls if n == "get_job") == [
@@ -82,4 +106,4 @@ async def test_nothing_read_raises_once() -> None:
 
     evaluator.iter_jobs = no_pages  # type: ignore[method-assign,assignment]
     with pytest.raises(EvaluatorConnectionError):
-        await read_jobs(evaluator, ids)  # type: ignore[arg-type]
+        await reader_for(evaluator).read(ids)

@@ -38,6 +38,7 @@ class FakeEvaluator:
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, Any]] = field(default_factory=list)
     fail: dict[str, EvaluatorError] = field(default_factory=dict)
+    ignore_search: bool = False
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     def _enter(self, name: str, arg: Any) -> None:
@@ -98,13 +99,23 @@ class FakeEvaluator:
         ]
 
     async def iter_jobs(
-        self, *, filters: Mapping[str, str] | None = None, page_size: int = 100
+        self,
+        *,
+        filters: Mapping[str, str] | None = None,
+        search: Mapping[str, str] | None = None,
+        page_size: int = 100,
     ) -> AsyncIterator[EvaluationJob]:
-        """Pages like the real list endpoint; each page is one recorded `list_jobs` call."""
+        """Pages like the real list endpoint; each page is one recorded `list_jobs` call.
+
+        `search` values are comma-joined alternatives matched as substrings, unless
+        `ignore_search` plays a server that does not implement it."""
         wanted = dict(filters or {})
-        matching = [job for job in self.jobs.values() if _matches(job, wanted)]
+        anyof = {} if self.ignore_search else dict(search or {})
+        matching = [
+            job for job in self.jobs.values() if _matches(job, wanted) and _searched(job, anyof)
+        ]
         for start in range(0, max(len(matching), 1), page_size):
-            self._enter("list_jobs", wanted)
+            self._enter("list_jobs", {**wanted, **{f"search.{k}": v for k, v in anyof.items()}})
             for job in matching[start : start + page_size]:
                 yield EvaluationJob.model_validate(job)
 
@@ -120,6 +131,13 @@ class FakeEvaluator:
     async def get_results(self, job_id: str) -> dict[str, Any]:
         self._enter("get_results", job_id)
         return self.results[job_id]
+
+
+def _searched(job: dict[str, Any], search: dict[str, str]) -> bool:
+    return all(
+        any(value in str(job.get(key, "")) for value in values.split(","))
+        for key, values in search.items()
+    )
 
 
 def _matches(job: dict[str, Any], filters: dict[str, str]) -> bool:

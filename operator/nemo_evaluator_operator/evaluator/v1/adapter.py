@@ -32,7 +32,7 @@ from ..states import job_state
 from .client import V1Client
 from .configs import check_owner, config_body, delete_config, differs, ensure_config
 from .models import EvaluationJob
-from .polling import list_our_configs, read_jobs
+from .polling import ActiveJobReader, list_our_configs
 from .results import flatten_scores
 
 __all__ = ["V1Evaluator", "target_problem"]
@@ -54,6 +54,7 @@ class V1Evaluator:
     def __init__(self, client: V1Client, *, page_size: int = 100) -> None:
         self.client = client
         self.page_size = page_size
+        self.reader = ActiveJobReader(client, page_size)
 
     @property
     def api(self) -> EvaluatorAPI:
@@ -101,7 +102,7 @@ class V1Evaluator:
 
     async def observe_many(self, refs: Collection[JobRef]) -> JobBatch:
         by_id = {ref.job_id: ref for ref in refs}
-        found, missing, failed = await read_jobs(self.client, by_id, self.page_size)
+        found, missing, failed = await self.reader.read(by_id)
         return JobBatch(
             jobs={by_id[i]: _observation(job, by_id[i].namespace) for i, job in found.items()},
             missing=frozenset(by_id[i] for i in missing),

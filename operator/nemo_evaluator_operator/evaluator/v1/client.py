@@ -98,24 +98,31 @@ class V1Client:
         self,
         *,
         filters: Mapping[str, str] | None = None,
+        search: Mapping[str, str] | None = None,
         page: int = 1,
         page_size: int = 100,
         sort: str = "-created_at",
     ) -> JobPage:
         """One page of jobs; filter keys use dots for nesting (``custom_fields.uid``)."""
-        params = [*encode_filters(filters or {})]
+        params = [*encode_filters(filters or {}), *encode_filters(search or {}, "search")]
         params += [("page", str(page)), ("page_size", str(page_size)), ("sort", sort)]
         response = await self._request("GET", JOBS, params=params)
         return parse_model(JobPage, response, "GET", JOBS)
 
     async def iter_jobs(
-        self, *, filters: Mapping[str, str] | None = None, page_size: int = 100
+        self,
+        *,
+        filters: Mapping[str, str] | None = None,
+        search: Mapping[str, str] | None = None,
+        page_size: int = 100,
     ) -> AsyncIterator[EvaluationJob]:
-        """Every job matching `filters`, page by page, until the last page."""
+        """Every job matching `filters` (and `search`), page by page, until the last page."""
         page = 1
         previous_ids: list[str] | None = None
         while True:
-            result = await self.list_jobs(filters=filters, page=page, page_size=page_size)
+            result = await self.list_jobs(
+                filters=filters, search=search, page=page, page_size=page_size
+            )
             ids = [job.id for job in result.data]
             if not ids or ids == previous_ids:  # empty, or a server that ignores `page`
                 return

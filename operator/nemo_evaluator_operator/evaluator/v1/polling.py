@@ -1,14 +1,17 @@
 """Batched v1 reads: many jobs per request, so polling costs pages, not jobs.
 
-Listing the jobs that are still active (one paged list per active status, filtered by our
-`managed_by` tag) covers every running job at once; a job missing from the lists (it just
-finished) is read directly, so correctness never depends on the lists. Drift checks list our
-configs once, instead of one read per Benchmark.
+Active jobs come from one paged list of our jobs (`managed_by` tag) whose status is any active
+one (`search[status]=created,pending,running,cancelling`). A server that ignores `search`
+shows it by answering with finished jobs too; from then on the reader asks once per active
+status (`filter[status]`) instead. A job missing from the lists (it just finished, or moved
+between pages) is read directly, so correctness never depends on the lists. Drift checks list
+our configs once, instead of one read per Benchmark.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Collection
 
 from ...constants import CUSTOM_FIELD_MANAGED_BY, MANAGED_BY
@@ -17,55 +20,81 @@ from ..states import ACTIVE_STATES
 from .client import V1Client
 from .models import EvaluationConfig, EvaluationJob
 
-__all__ = ["list_our_configs", "read_jobs"]
+__all__ = ["ActiveJobReader", "list_our_configs"]
+
+log = logging.getLogger(__name__)
 
 _OURS = {f"custom_fields.{CUSTOM_FIELD_MANAGED_BY}": MANAGED_BY}
+_ACTIVE = ACTIVE_STATES["v1"]
+
+Read = tuple[dict[str, EvaluationJob], set[str], dict[str, EvaluatorError]]
 
 
-async def read_jobs(
-    client: V1Client, job_ids: Collection[str], page_size: int = 100
-) -> tuple[dict[str, EvaluationJob], set[str], dict[str, EvaluatorError]]:
-    """`(found, missing, failed)` for `job_ids`; raises when every request failed."""
-    wanted = set(job_ids)
-    found: dict[str, EvaluationJob] = {}
-    if len(wanted) >= len(ACTIVE_STATES["v1"]):  # fewer jobs than lists: direct reads are cheaper
-        await _list_active(client, wanted, found, page_size)
-    rest = sorted(wanted - set(found))
-    answers = await asyncio.gather(
-        *(client.get_job(job_id) for job_id in rest), return_exceptions=True
-    )
-    missing: set[str] = set()
-    failed: dict[str, EvaluatorError] = {}
-    for job_id, answer in zip(rest, answers, strict=True):
-        if isinstance(answer, NotFoundError):
-            missing.add(job_id)
-        elif isinstance(answer, EvaluatorError):
-            failed[job_id] = answer
-        elif isinstance(answer, BaseException):
-            raise answer
-        else:
-            found[job_id] = answer
-    if failed and len(failed) == len(wanted):
-        raise next(iter(failed.values()))
-    return found, missing, failed
+class ActiveJobReader:
+    """Reads many v1 jobs per request; remembers whether the server honours `search`."""
 
+    def __init__(self, client: V1Client, page_size: int = 100) -> None:
+        self.client = client
+        self.page_size = page_size
+        self.combined = True  # one list for every active status, until the server shows otherwise
 
-async def _list_active(
-    client: V1Client, wanted: set[str], found: dict[str, EvaluationJob], page_size: int
-) -> None:
-    """Fill `found` from one paged list per active status; raise only if every list failed."""
-    errors: list[EvaluatorError] = []
-    for state in ACTIVE_STATES["v1"]:
-        try:
-            async for job in client.iter_jobs(
-                filters={"status": state, **_OURS}, page_size=page_size
+    async def read(self, job_ids: Collection[str]) -> Read:
+        """`(found, missing, failed)` for `job_ids`; raises when every request failed."""
+        wanted = set(job_ids)
+        found: dict[str, EvaluationJob] = {}
+        lists = 1 if self.combined else len(_ACTIVE)
+        if len(wanted) > lists:  # fewer jobs than lists: direct reads are cheaper
+            await self._list_active(wanted, found)
+        rest = sorted(wanted - set(found))
+        answers = await asyncio.gather(
+            *(self.client.get_job(job_id) for job_id in rest), return_exceptions=True
+        )
+        missing: set[str] = set()
+        failed: dict[str, EvaluatorError] = {}
+        for job_id, answer in zip(rest, answers, strict=True):
+            if isinstance(answer, NotFoundError):
+                missing.add(job_id)
+            elif isinstance(answer, EvaluatorError):
+                failed[job_id] = answer
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                found[job_id] = answer
+        if failed and len(failed) == len(wanted):
+            raise next(iter(failed.values()))
+        return found, missing, failed
+
+    async def _list_active(self, wanted: set[str], found: dict[str, EvaluationJob]) -> None:
+        if self.combined:
+            search = {"status": ",".join(_ACTIVE)}
+            async for job in self.client.iter_jobs(
+                filters=_OURS, search=search, page_size=self.page_size
             ):
-                if job.id in wanted and job.status == state:  # a server may ignore the filter
+                if job.status not in _ACTIVE:  # `search` ignored: stop, and list per status
+                    log.info("NeMo ignores search[status]; polling with one list per status")
+                    self.combined = False
+                    found.clear()
+                    break
+                if job.id in wanted:
                     found[job.id] = job
-        except EvaluatorError as err:
-            errors.append(err)
-    if len(errors) == len(ACTIVE_STATES["v1"]):
-        raise errors[0]
+            else:
+                return
+        await self._list_per_status(wanted, found)
+
+    async def _list_per_status(self, wanted: set[str], found: dict[str, EvaluationJob]) -> None:
+        """One paged list per active status; raise only if every list failed."""
+        errors: list[EvaluatorError] = []
+        for state in _ACTIVE:
+            try:
+                async for job in self.client.iter_jobs(
+                    filters={"status": state, **_OURS}, page_size=self.page_size
+                ):
+                    if job.id in wanted and job.status == state:  # a server may ignore filters
+                        found[job.id] = job
+            except EvaluatorError as err:
+                errors.append(err)
+        if len(errors) == len(_ACTIVE):
+            raise errors[0]
 
 
 async def list_our_configs(client: V1Client, page_size: int = 100) -> dict[str, EvaluationConfig]:
