@@ -92,7 +92,7 @@ def check_scores_and_exactly_one_job(cluster: Cluster, backend: Backend) -> None
         assert json.loads(text)
         assert cm.metadata.owner_references[0].uid == obj["metadata"]["uid"]
         reasons = {e.reason for e in cluster.events(f"ej-{model}")}
-        assert {"Submitted", "Succeeded"} <= reasons
+        assert "Succeeded" in reasons, reasons
 
 
 def running(cluster: Cluster, backend: Backend, name: str, **spec: Any) -> dict[str, Any]:

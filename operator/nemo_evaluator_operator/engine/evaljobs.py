@@ -344,9 +344,9 @@ class EvalJobEngine:
             log.info(
                 "EvalJob %s/%s: %s: %s", entry.namespace, entry.name, event.reason, event.message
             )
-            if event.reason == Reason.SUBMITTED and not submitted:
-                how = "adopted" if "adopted" in event.message else "created"
-                self.cluster.metrics.submissions.labels(how).inc()
+        if transition.submitted and not submitted:
+            log.info("EvalJob %s/%s: %s", entry.namespace, entry.name, transition.status.message)
+            self.cluster.metrics.submissions.labels(transition.submitted).inc()
         if transition.duplicates:
             self.cluster.metrics.duplicates.inc(transition.duplicates)
         if transition.retry_after is None:

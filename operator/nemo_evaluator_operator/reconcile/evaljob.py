@@ -203,7 +203,11 @@ async def _recorded(
     message = f"NeMo job {job.ref} {'adopted' if reason == Reason.ADOPTED else 'submitted'}"
     status.message = message
     status = active_conditions(ej, status, reason, message, ctx.stamp)
-    return Transition(status, [EventSpec("Normal", Reason.SUBMITTED, message)])
+    # Events are writes too: the ordinary path gets one, at the end (the job id is in the
+    # status from here on). Adopting a job an earlier attempt left is worth telling.
+    adopted = reason == Reason.ADOPTED
+    events = [EventSpec("Normal", Reason.ADOPTED, message)] if adopted else []
+    return Transition(status, events, submitted="adopted" if adopted else "created")
 
 
 def _submit_failed(
@@ -371,9 +375,7 @@ async def _in_flight(
     if wants_cancel:
         reason = Reason.CANCELLING if ej.spec.cancel else Reason.DEADLINE_EXCEEDED
         status.message = f"Cancelling NeMo job {job.ref}"
-    if phase is EvalJobPhase.RUNNING and status.phase is not EvalJobPhase.RUNNING:
-        events.append(EventSpec("Normal", Reason.RUNNING, f"NeMo job {job.ref} is running"))
-    status.phase = phase
+    status.phase = phase  # no event for Running: the phase column says it
     message = status.message or f"NeMo job {job.ref} is {job.raw_state}"
     return Transition(active_conditions(ej, status, reason, message, ctx.stamp), events)
 

@@ -46,6 +46,7 @@ class Transition:
     events: list[EventSpec] = field(default_factory=list)
     retry_after: float | None = None  # set for transient failures: back off, then retry
     duplicates: int = 0  # duplicate NeMo jobs first found in this step (v1 only)
+    submitted: str | None = None  # "created" or "adopted": this step recorded the job id
 
 
 _PHASES: dict[JobState, EvalJobPhase] = {

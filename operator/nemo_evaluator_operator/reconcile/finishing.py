@@ -78,7 +78,7 @@ def _judged(
         )
         return Transition(status, [EventSpec("Warning", EvalJobPhase.FAILED.value, message)])
     where = status.results_ref.config_map if status.results_ref else "?"
-    message = f"Results written to ConfigMap {where}"
+    message = f"NeMo job {status.job_id} succeeded; results written to ConfigMap {where}"
     status = terminal_conditions(ej, status, EvalJobPhase.SUCCEEDED, Reason.SUCCEEDED, message, now)
     return Transition(status, [EventSpec("Normal", EvalJobPhase.SUCCEEDED.value, message)])
 
