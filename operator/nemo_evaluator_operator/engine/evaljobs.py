@@ -115,6 +115,9 @@ class EvalJobEngine:
             entry = self.entries[uid] = Entry(
                 uid, str(meta.get("namespace")), str(meta.get("name"))
             )
+            # Progress-only writes start throttled: after a restart, 1,000 running EvalJobs
+            # must not all rewrite their progress in the first interval.
+            entry.last_write = time.monotonic()
         version = str(meta.get("resourceVersion") or "")
         if version and entry.resource_version and _older(version, entry.resource_version):
             return  # an event from before one of our own writes

@@ -363,7 +363,11 @@ async def _in_flight(
 ) -> Transition:
     events: list[EventSpec] = []
     wants_cancel = ej.spec.cancel or deadline_exceeded(ej, ctx.now)
-    reason = Reason.RUNNING if phase is EvalJobPhase.RUNNING else Reason.PENDING
+    # Conditions say what phase the job is in, in words that change only with the phase:
+    # NeMo's own moving message goes to status.message, whose writes are throttled.
+    running = phase is EvalJobPhase.RUNNING
+    reason = Reason.RUNNING if running else Reason.SUBMITTED
+    text = f"NeMo job {job.ref} is running" if running else f"NeMo job {job.ref} submitted"
     if wants_cancel and job.state is not JobState.CANCELLING:
         # A 409 means it reached a terminal state meanwhile; the next poll sees which.
         with contextlib.suppress(ConflictError):
@@ -374,10 +378,11 @@ async def _in_flight(
         )
     if wants_cancel:
         reason = Reason.CANCELLING if ej.spec.cancel else Reason.DEADLINE_EXCEEDED
-        status.message = f"Cancelling NeMo job {job.ref}"
+        text = status.message = f"Cancelling NeMo job {job.ref}"
+    elif not job.message:
+        status.message = text
     status.phase = phase  # no event for Running: the phase column says it
-    message = status.message or f"NeMo job {job.ref} is {job.raw_state}"
-    return Transition(active_conditions(ej, status, reason, message, ctx.stamp), events)
+    return Transition(active_conditions(ej, status, reason, text, ctx.stamp), events)
 
 
 def _cancelled(ej: EvalJob, status: EvalJobStatus, ctx: EvalJobContext) -> Transition:
