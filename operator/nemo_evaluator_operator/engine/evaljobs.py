@@ -66,6 +66,7 @@ class Entry:
     deferred: bool = False  # a progress-only write was held back by the throttle
     backoff_until: float = float("-inf")  # monotonic; no optional steps before this
     retry: int = 0
+    stepped_at: float = float("-inf")  # monotonic; when the last step began
     deletion: asyncio.Task[None] | None = None
 
     @property
@@ -191,6 +192,7 @@ class EvalJobEngine:
         if not submitted:
             return
         self.batches += 1
+        began = time.monotonic()
         try:
             batch = await self.evaluator.observe_many(list(submitted))
         except EvaluatorError as err:
@@ -201,6 +203,10 @@ class EvalJobEngine:
         self.last_evaluator_ok = time.time()
         for ref, entry in submitted.items():
             self.cluster.metrics.mark_observed(entry.uid)
+            if entry.stepped_at >= began:
+                # A step ran (e.g. a cancel was sent) while this batch was read: what the batch
+                # saw may be older than what that step did. The next batch is fresh.
+                continue
             job = batch.jobs.get(ref)
             if job is not None:
                 entry.missing_polls = 0
@@ -250,6 +256,7 @@ class EvalJobEngine:
         if entry is None or entry.body is None or entry.deletion is not None:
             return None
         body, generation = entry.body, entry.generation
+        entry.stepped_at = time.monotonic()
         try:
             ej = _parse(body, entry.known_status, entry.resource_version)
         except ValidationError as err:

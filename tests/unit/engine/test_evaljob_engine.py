@@ -178,3 +178,46 @@ async def test_deletion_during_the_post_waits_for_it_and_removes_its_job(
     assert posts(evaluator) == 1
     assert evaluator.jobs == {}, "the job the POST created is still in NeMo"
     assert kube.metadata_patches[-1]["finalizers"] is None  # released: the object can go
+
+
+@dataclass
+class SlowRead(FakeEvaluator):
+    """`hold_next_read`: the next job read sees the job as it is now, but answers on `release`."""
+
+    hold_next_read: bool = False
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    holding: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def get_job(self, job_id: str) -> EvaluationJob:
+        if not self.hold_next_read:
+            return await super().get_job(job_id)
+        self.hold_next_read = False
+        seen = await super().get_job(job_id)
+        self.holding.set()
+        await self.release.wait()
+        return seen
+
+
+async def test_a_poll_read_before_a_cancel_does_not_cancel_again(
+    stop: list[EvalJobEngine],
+) -> None:
+    """The batch began before the cancel and answers after it, still saying `running`."""
+    evaluator, kube = SlowRead(), FakeKube()
+    engine = engine_for(evaluator, kube)
+    stop.append(engine)
+    engine.on_event(None, body("0"))
+    await until(lambda: posts(evaluator) == 1 and not engine.queue.due(UID))
+    evaluator.jobs["eval-1"]["status"] = "running"
+    await engine.poll_once()
+    await until(lambda: any(p.get("phase") == "Running" for p in kube.status_patches))
+    evaluator.hold_next_read = True
+    poll = asyncio.create_task(engine.poll_once())
+    await asyncio.wait_for(evaluator.holding.wait(), 5)
+    cancelled = body("5", generation=2)
+    cancelled["spec"]["cancel"] = True
+    engine.on_event("MODIFIED", cancelled)
+    await until(lambda: "cancel_job" in evaluator.names())
+    evaluator.release.set()
+    await poll  # a stale answer acted on would kick a step now: wait until none is due or runs
+    await until(lambda: not engine.queue.due(UID) and not engine.queue.lock(UID).locked())
+    assert evaluator.names().count("cancel_job") == 1, evaluator.names()
