@@ -108,7 +108,8 @@ def check_cancel_mid_run(cluster: Cluster, backend: Backend) -> None:
     cluster.patch_spec("EvalJob", "ej", {"cancel": True})
     obj = cluster.wait_phase("ej", "Cancelled", timeout=120)
     assert backend.job_state(obj) == "cancelled"
-    assert backend.cancel_requests(obj) == 1
+    cancels = backend.cancel_requests(obj)
+    assert cancels == 1, f"{cancels} cancel requests for one spec.cancel"
     conds = {c["type"]: (c["status"], c["reason"]) for c in obj["status"]["conditions"]}
     assert conds["Succeeded"] == ("False", "Cancelled")
 

@@ -66,7 +66,7 @@ class Entry:
     deferred: bool = False  # a progress-only write was held back by the throttle
     backoff_until: float = float("-inf")  # monotonic; no optional steps before this
     retry: int = 0
-    stepped_at: float = float("-inf")  # monotonic; when the last step began
+    stepped_at: float = float("-inf")  # monotonic; when the last step began or ended
     deletion: asyncio.Task[None] | None = None
 
     @property
@@ -203,9 +203,9 @@ class EvalJobEngine:
         self.last_evaluator_ok = time.time()
         for ref, entry in submitted.items():
             self.cluster.metrics.mark_observed(entry.uid)
-            if entry.stepped_at >= began:
-                # A step ran (e.g. a cancel was sent) while this batch was read: what the batch
-                # saw may be older than what that step did. The next batch is fresh.
+            if entry.stepped_at >= began or self.queue.lock(entry.uid).locked():
+                # A step ran or runs (e.g. a cancel is being sent) while this batch was read:
+                # what the batch saw may be older than what that step did. The next is fresh.
                 continue
             job = batch.jobs.get(ref)
             if job is not None:
@@ -289,6 +289,7 @@ class EvalJobEngine:
             transition = await reconcile_evaljob(ej, ctx)
         finally:
             entry.attempt = ctx.attempt  # even if the step failed after a POST: never post twice
+            entry.stepped_at = time.monotonic()
         if ctx.observed is not None:
             entry.last_seen = ctx.observed
         entry.missing_polls = ctx.missing_polls

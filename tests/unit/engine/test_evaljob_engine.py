@@ -213,11 +213,44 @@ async def test_a_poll_read_before_a_cancel_does_not_cancel_again(
     evaluator.hold_next_read = True
     poll = asyncio.create_task(engine.poll_once())
     await asyncio.wait_for(evaluator.holding.wait(), 5)
-    cancelled = body("5", generation=2)
-    cancelled["spec"]["cancel"] = True
+    cancelled = {**body("50", generation=2), "status": dict(engine.entries[UID].known_status)}
+    cancelled["spec"]["cancel"] = True  # what the watch sends: the spec change, our status
     engine.on_event("MODIFIED", cancelled)
     await until(lambda: "cancel_job" in evaluator.names())
     evaluator.release.set()
     await poll  # a stale answer acted on would kick a step now: wait until none is due or runs
+    await until(lambda: not engine.queue.due(UID) and not engine.queue.lock(UID).locked())
+    assert evaluator.names().count("cancel_job") == 1, evaluator.names()
+
+
+@dataclass
+class SlowCancel(FakeEvaluator):
+    """A cancel that takes until `release` to be answered (and to take effect)."""
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    cancelling: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def cancel_job(self, job_id: str) -> None:
+        self.cancelling.set()
+        await self.release.wait()
+        await super().cancel_job(job_id)
+
+
+async def test_a_poll_answered_while_the_cancel_is_in_flight_does_not_cancel_again(
+    stop: list[EvalJobEngine],
+) -> None:
+    """NeMo Helix takes seconds to answer a cancel; a batch read meanwhile says `active`."""
+    evaluator, kube = SlowCancel(), FakeKube()
+    engine = engine_for(evaluator, kube)
+    stop.append(engine)
+    engine.on_event(None, body("0"))
+    await until(lambda: posts(evaluator) == 1 and not engine.queue.due(UID))
+    evaluator.jobs["eval-1"]["status"] = "running"
+    cancelled = {**body("50", generation=2), "status": dict(engine.entries[UID].known_status)}
+    cancelled["spec"]["cancel"] = True  # what the watch sends: the spec change, our status
+    engine.on_event("MODIFIED", cancelled)
+    await asyncio.wait_for(evaluator.cancelling.wait(), 5)
+    await engine.poll_once()  # answers `running` while the cancel is still on its way
+    evaluator.release.set()
     await until(lambda: not engine.queue.due(UID) and not engine.queue.lock(UID).locked())
     assert evaluator.names().count("cancel_job") == 1, evaluator.names()
