@@ -62,7 +62,7 @@ demo: $(STAMP) testbin helix-env ## Control plane + emulator + operator + sample
 e2e-kind: ## With Docker and kind: install like users do in a kind cluster, then run the e2e tests there
 	bash tools/kind-e2e.sh
 
-bench: $(STAMP) testbin ## Operator vs. NeMo SDK floor for N=100,500,1000 EvalJobs (BENCH_ARGS=...)
+bench: $(STAMP) testbin ## Operator vs. NeMo SDK floor for N=100..5000 EvalJobs, restarts, long jobs (BENCH_ARGS=...)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean: ## Remove build outputs (keeps Go caches)

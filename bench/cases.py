@@ -38,14 +38,20 @@ from .workload import (
 )
 
 __all__ = [
+    "MIB",
     "FloorFigures",
     "OperatorFigures",
     "Params",
     "SizeFigures",
+    "Snapshot",
     "active_seconds",
+    "prepare_namespace",
     "run_floor_case",
     "run_operator_case",
     "say",
+    "snapshot",
+    "wait_results",
+    "writes_figures",
 ]
 
 BENCHMARK_READY_TIMEOUT = 60.0
@@ -67,6 +73,9 @@ class Params:
     workers: int
     page_size: int
     settle: float
+    restart_active: int = 1000  # N for the restart with active EvalJobs (0: skip)
+    long_jobs: int = 5  # EvalJobs with ten-minute jobs (0: skip)
+    restart_finished: bool = True  # restart on the largest N's finished EvalJobs
 
 
 def active_seconds(phases: str) -> float:
@@ -125,7 +134,7 @@ class SizeFigures:
 
 
 @dataclass(frozen=True)
-class _Snapshot:
+class Snapshot:
     writes: dict[WriteKey, float]
     operator_metrics: str
     usage: ProcUsage
@@ -136,23 +145,23 @@ def say(text: str) -> None:
     print(f"bench: {text}", flush=True)
 
 
-def _snapshot(plane: ControlPlane, operator: BenchOperator) -> _Snapshot:
+def snapshot(plane: ControlPlane, operator: BenchOperator) -> Snapshot:
     text = scrape(f"{plane.server}/metrics", plane.admin_token, verify=str(plane.ca_file))
-    return _Snapshot(
+    return Snapshot(
         writes=apiserver_writes(text),
         operator_metrics=scrape(operator.metrics_url),
         usage=proc_usage(operator.pid),
     )
 
 
-def _prepare_namespace(api: k8s.ApiClient, namespace: str) -> None:
+def prepare_namespace(api: k8s.ApiClient, namespace: str) -> None:
     k8s.CoreV1Api(api).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
     k8s.CustomObjectsApi(api).create_namespaced_custom_object(
         GROUP, VERSION, namespace, "benchmarks", benchmark_manifest()
     )
 
 
-def _wait_results(watch: EvalJobWatch, operator: BenchOperator, n: int, deadline: float) -> None:
+def wait_results(watch: EvalJobWatch, operator: BenchOperator, n: int, deadline: float) -> None:
     """Until every EvalJob has results; fail fast on a failed EvalJob or a dead operator."""
     next_report = time.monotonic() + PROGRESS_EVERY
     while len(watch.finished) < n:
@@ -174,7 +183,7 @@ def _wait_results(watch: EvalJobWatch, operator: BenchOperator, n: int, deadline
         time.sleep(0.5)
 
 
-def _writes_figures(
+def writes_figures(
     before: dict[WriteKey, float], after: dict[WriteKey, float], n: int
 ) -> tuple[dict[str, int], int]:
     moved = delta(after, before)
@@ -229,27 +238,27 @@ def run_operator_case(
     run_logs.mkdir(exist_ok=True)
     operator = BenchOperator(plane.kubeconfig, emu.base_url, run_logs, env, operator_src)
     with plane.api_client() as api:
-        _prepare_namespace(api, namespace)
+        prepare_namespace(api, namespace)
         operator.start()
         try:
             wait_benchmark_ready(api, namespace, BENCHMARK_READY_TIMEOUT)
             emu.control.clear_requests()
-            before = _snapshot(plane, operator)
+            before = snapshot(plane, operator)
             watch = EvalJobWatch(api, namespace).start()
             try:
                 began = time.monotonic()
                 create_evaljobs(api, namespace, n, params.workers)
                 applied_s = time.monotonic() - began
                 say(f"  {n} EvalJobs created in {applied_s:.1f}s")
-                _wait_results(watch, operator, n, began + params.timeout)
+                wait_results(watch, operator, n, began + params.timeout)
                 time.sleep(params.settle)  # repeated writes after the end would show up here
-                after = _snapshot(plane, operator)
+                after = snapshot(plane, operator)
             finally:
                 watch.stop()
             records = emu.control.requests()
         finally:
             operator.stop()
-    writes, operator_writes = _writes_figures(before.writes, after.writes, n)
+    writes, operator_writes = writes_figures(before.writes, after.writes, n)
     counters = _operator_counters(before.operator_metrics, after.operator_metrics)
     return OperatorFigures(
         applied_s=applied_s,

@@ -16,8 +16,18 @@ from typing import Any
 from tests.support.controlplane import REPO_ROOT
 
 from .cases import Params, SizeFigures
+from .scenarios import LongJobFigures, RestartFigures
 
-__all__ = ["machine", "render_markdown", "render_table", "write_results"]
+__all__ = ["Extras", "machine", "render_extras", "render_markdown", "render_table", "write_results"]
+
+
+@dataclasses.dataclass
+class Extras:
+    """The figures beyond N: restarts and the long job (any may be missing)."""
+
+    restarts: list[RestartFigures] = dataclasses.field(default_factory=list)
+    long: LongJobFigures | None = None
+
 
 Row = tuple[str, Callable[[SizeFigures], float | int | None], str]
 
@@ -78,6 +88,63 @@ def render_table(sizes: Sequence[SizeFigures]) -> str:
     return "\n".join(lines)
 
 
+def _extra_rows(extras: Extras) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for r in extras.restarts:
+        what = f"restart, {r.n} {r.case} EvalJobs"
+        total = sum(r.nemo_requests.values())
+        rows.append([f"{what}: seconds until all indexed", f"{r.indexed_s:.1f}"])
+        rows.append([f"{what}: NeMo requests in {r.window_s:.0f}s", str(total)])
+        rows.append([f"{what}:   of them the start-up probe", str(r.probe_requests)])
+        if r.first_interval_requests is not None:
+            rows.append([
+                f"{what}: NeMo requests up to the end of the first poll interval "
+                f"(target {r.bound})",
+                str(r.first_interval_requests),
+            ])  # fmt: skip
+        rows.append([f"{what}: Kubernetes writes", str(r.operator_writes)])
+        rows.append([f"{what}: peak RSS (MiB)", f"{r.peak_rss_mib:.0f}"])
+    if extras.long is not None:
+        lj = extras.long
+        label = f"{lj.k} EvalJobs, {lj.running_s / 60:.0f}-minute jobs"
+        rows.append([f"{label}: all results (s)", f"{lj.results_s:.0f}"])
+        rows.append([f"{label}: Kubernetes writes per EvalJob", f"{lj.writes_per_evaljob:.1f}"])
+        rows.append([
+            f"{label}:   of them status writes", f"{lj.status_writes_per_evaljob:.1f}"
+        ])  # fmt: skip
+    return rows
+
+
+def render_extras(extras: Extras) -> str:
+    """The restart and long-job figures as lines for stdout."""
+    rows = _extra_rows(extras)
+    if not rows:
+        return ""
+    width = max(len(row[0]) for row in rows)
+    return "\n" + "\n".join(f"{row[0].ljust(width)}  {row[1]:>8}" for row in rows)
+
+
+def _extras_markdown(extras: Extras) -> list[str]:
+    rows = _extra_rows(extras)
+    if not rows:
+        return []
+    lines = ["## Restarts and long jobs", "", *_md_table(["figure", "value"], rows), ""]
+    for r in extras.restarts:
+        lines += _keyed_table(
+            f"Restart with {r.n} {r.case} EvalJobs: NeMo requests by route",
+            {"count": r.nemo_requests},
+        )
+        lines += _keyed_table(
+            f"Restart with {r.n} {r.case} EvalJobs: Kubernetes writes", {"count": r.kube_writes}
+        )
+    if extras.long is not None:
+        lines += _keyed_table(
+            f"{extras.long.k} EvalJobs with ten-minute jobs: Kubernetes writes",
+            {"count": extras.long.kube_writes},
+        )
+    return lines
+
+
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     align = ["---", *("---:" for _ in header[1:])]
     return [f"| {' | '.join(r)} |" for r in (header, align, *rows)]
@@ -134,6 +201,7 @@ def render_markdown(
     info: dict[str, Any],
     wall_s: float,
     failure: str | None = None,
+    extras: Extras | None = None,
 ) -> str:
     """The results file: machine, parameters, summary, then the detail per N."""
     lines = [f"# `make bench` results, {info['date']}", ""]
@@ -165,6 +233,7 @@ def render_markdown(
         "",
         *_md_table(["figure", *(f"N={s.n}" for s in sizes)], _summary_rows(sizes)),
         "",
+        *_extras_markdown(extras or Extras()),
         "## Details",
         "",
     ]
@@ -230,18 +299,22 @@ def write_results(
     info: dict[str, Any],
     wall_s: float,
     failure: str | None = None,
+    extras: Extras | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<date>-n<sizes>.md`` and ``.json``; returns both paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    extras = extras or Extras()
     stem = f"{info['date']}-n{'-'.join(str(s.n) for s in sizes)}"
     md, js = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
-    md.write_text(render_markdown(sizes, params, info, wall_s, failure) + "\n")
+    md.write_text(render_markdown(sizes, params, info, wall_s, failure, extras) + "\n")
     payload = {
         "failure": failure,
         "machine": info,
         "params": dataclasses.asdict(params),
         "wall_seconds": wall_s,
         "sizes": [dataclasses.asdict(s) for s in sizes],
+        "restarts": [dataclasses.asdict(r) for r in extras.restarts],
+        "long_jobs": dataclasses.asdict(extras.long) if extras.long else None,
     }
     js.write_text(json.dumps(payload, indent=2) + "\n")
     return md, js

@@ -21,7 +21,8 @@ from typing import Any
 from tests.support.controlplane import REPO_ROOT, ControlPlaneError
 
 from .cases import Params, SizeFigures, active_seconds, run_floor_case, run_operator_case, say
-from .report import machine, render_table, write_results
+from .report import Extras, machine, render_extras, render_table, write_results
+from .scenarios import run_long_jobs, run_restart_active, run_restart_finished
 from .stack import control_plane_with_crds, emulator, snapshot_operator_source
 
 __all__ = ["main", "parse_args"]
@@ -59,7 +60,7 @@ def _phases(text: str) -> str:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     add = parser.add_argument
-    add("--sizes", type=_sizes, default=[100, 500, 1000], help="default: 100,500,1000")
+    add("--sizes", type=_sizes, default=[100, 500, 1000, 5000], help="default: 100,500,1000,5000")
     add("--poll-interval", type=float, default=2.0, help="seconds (default 2)")
     add("--phases", type=_phases, default=DEFAULT_PHASES, help=f"emulator job phase seconds "
         f"(default {DEFAULT_PHASES})")  # fmt: skip
@@ -72,6 +73,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "the operator)")  # fmt: skip
     add("--settle", type=float, default=None, help="seconds to keep counting after the last "
         "result (default 2 poll intervals)")  # fmt: skip
+    add("--restart-active", type=int, default=1000, help="N for the restart with active "
+        "EvalJobs (default 1000; 0 skips it)")  # fmt: skip
+    add("--long-jobs", type=int, default=5, help="EvalJobs with ten-minute jobs (default 5; "
+        "0 skips them)")  # fmt: skip
+    add("--no-restart-finished", action="store_true", help="skip the restart on the largest "
+        "N's finished EvalJobs")  # fmt: skip
     add("--keep-logs", action="store_true", help="keep the process logs")
     return parser.parse_args(argv)
 
@@ -85,6 +92,9 @@ def _params(args: argparse.Namespace) -> Params:
         workers=args.workers,
         page_size=args.page_size,
         settle=args.settle if args.settle is not None else 2 * args.poll_interval,
+        restart_active=args.restart_active,
+        long_jobs=args.long_jobs,
+        restart_finished=not args.no_restart_finished,
     )
 
 
@@ -93,7 +103,9 @@ class _Run:
 
     def __init__(self) -> None:
         self.figures: list[SizeFigures] = []
+        self.extras = Extras()
         self.info: dict[str, Any] = {}
+        self.stage = ""
 
 
 def _run_all(params: Params, log_dir: Path, run: _Run) -> None:
@@ -103,14 +115,43 @@ def _run_all(params: Params, log_dir: Path, run: _Run) -> None:
         run.info = machine(plane.version)
         with emulator(params.phases, log_dir / "emulator.log") as emu:
             for n in params.sizes:
+                run.stage = f"N={n}"
                 say(f"N={n}: operator")
                 operator = run_operator_case(plane, emu, n, params, log_dir, operator_src)
+                if params.restart_finished and n == max(params.sizes):
+                    run.stage = f"restart with {n} finished EvalJobs"
+                    say(run.stage)
+                    restart = run_restart_finished(
+                        plane, emu, f"bench-n{n}", n, params, log_dir, operator_src
+                    )
+                    run.extras.restarts.append(restart)
+                    say(f"  {sum(restart.nemo_requests.values())} NeMo requests "
+                        f"({restart.probe_requests} the start-up probe), "
+                        f"{restart.operator_writes} writes")  # fmt: skip
+                run.stage = f"N={n}"
                 say(f"N={n}: floor (nemo_microservices SDK)")
                 floor = run_floor_case(emu, n, params)
                 size = SizeFigures(n, operator, floor)
                 say(f"N={n}: results after {operator.results_s:.1f}s (floor "
                     f"{floor.results_s:.1f}s, ratio {size.ratios['results']:.2f})")  # fmt: skip
                 run.figures.append(size)
+            if params.restart_active:
+                run.stage = f"restart with {params.restart_active} active EvalJobs"
+                say(run.stage)
+                active = run_restart_active(
+                    plane, emu, params.restart_active, params, log_dir, operator_src,
+                    params.page_size,
+                )  # fmt: skip
+                run.extras.restarts.append(active)
+                say(f"  first interval: {active.first_interval_requests} NeMo requests "
+                    f"(target {active.bound}), {active.operator_writes} writes")  # fmt: skip
+            if params.long_jobs:
+                run.stage = f"{params.long_jobs} ten-minute jobs"
+                say(run.stage)
+                run.extras.long = run_long_jobs(
+                    plane, emu, params.long_jobs, params, log_dir, operator_src
+                )
+                say(f"  {run.extras.long.writes_per_evaljob:.1f} writes per EvalJob")
 
 
 def _report(run: _Run, params: Params, out: Path, wall: float, failure: str | None) -> None:
@@ -119,7 +160,8 @@ def _report(run: _Run, params: Params, out: Path, wall: float, failure: str | No
         return
     print()
     print(render_table(run.figures))
-    md, js = write_results(out, run.figures, params, run.info, wall, failure)
+    print(render_extras(run.extras))
+    md, js = write_results(out, run.figures, params, run.info, wall, failure, run.extras)
     say(f"wrote {md} and {js.name} in {wall:.0f}s" + (" (incomplete)" if failure else ""))
 
 
@@ -136,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _run_all(params, log_dir, run)
     except (ControlPlaneError, RuntimeError, TimeoutError, OSError) as err:
-        failure = f"N={params.sizes[len(run.figures)]} failed: {err}"
+        failure = f"{run.stage or 'start-up'} failed: {err}"
         say(failure)
     except (KeyboardInterrupt, _StoppedError):
         failure = "interrupted"
