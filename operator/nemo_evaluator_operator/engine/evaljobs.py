@@ -55,6 +55,7 @@ class Entry:
     phase: str | None = None
     generation: int = 0
     handled_generation: int = -1  # the generation of the last step that ran to the end
+    working_generation: int = -1  # the generation the running (or last) step began with
     known_status: dict[str, Any] = field(default_factory=dict)  # the body's, plus our writes
     resource_version: str = ""
     attempt: Attempt | None = None
@@ -145,8 +146,10 @@ class EvalJobEngine:
             # (cancel and deadlines included), so there is no burst of one read per job.
             entry.handled_generation = entry.generation
             return
-        if first or entry.generation != entry.handled_generation:
-            self.queue.kick(uid)  # new, or its spec changed (cancel acts at once)
+        if first or entry.generation not in (entry.handled_generation, entry.working_generation):
+            # New, or its spec changed (cancel acts at once). Events that our own writes cause
+            # while a step works on this generation kick nothing: the poller covers the rest.
+            self.queue.kick(uid)
 
     def benchmark_ready(self, namespace: str, name: str) -> None:
         """A Benchmark just became Ready: the EvalJobs waiting for it go now, not next poll."""
@@ -257,6 +260,7 @@ class EvalJobEngine:
             return None
         body, generation = entry.body, entry.generation
         entry.stepped_at = time.monotonic()
+        entry.working_generation = generation
         try:
             ej = _parse(body, entry.known_status, entry.resource_version)
         except ValidationError as err:
