@@ -186,9 +186,14 @@ class EvalJobEngine:
         for entry in list(self.entries.values()):
             if not entry.active or entry.body is None or entry.deletion is not None:
                 continue
+            if self.queue.busy(entry.uid):
+                # Its step is queued or running and acts on what it has (an observation, a
+                # submission): a read now would be discarded, and another kick would only add
+                # a step after it.
+                continue
             ref = entry.job_ref
             if ref is None:
-                if entry.backoff_until <= now and self.queue.due(entry.uid) is None:
+                if entry.backoff_until <= now:
                     self.queue.kick(entry.uid)  # waiting for a Benchmark, a Secret, a quiet period
             else:
                 submitted[ref] = entry

@@ -75,6 +75,11 @@ class Workqueue(Generic[K]):
         if again is not None and key in self._slots:
             self.kick(key, again)
 
+    def busy(self, key: K) -> bool:
+        """A run is pending or in progress (queued runs hold the lock while they wait)."""
+        slot = self._slots.get(key)
+        return slot is not None and (slot.due is not None or slot.lock.locked())
+
     def lock(self, key: K) -> asyncio.Lock:
         """The key's lock: hold it to keep the key's work from running meanwhile."""
         return self._slot(key).lock

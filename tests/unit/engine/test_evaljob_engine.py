@@ -254,3 +254,21 @@ async def test_a_poll_answered_while_the_cancel_is_in_flight_does_not_cancel_aga
     evaluator.release.set()
     await until(lambda: not engine.queue.due(UID) and not engine.queue.lock(UID).locked())
     assert evaluator.names().count("cancel_job") == 1, evaluator.names()
+
+
+async def test_a_poll_during_the_first_step_adds_no_step_and_no_read(
+    stop: list[EvalJobEngine],
+) -> None:
+    """At N=500 the first steps queue for a while; a poll meanwhile must not queue a second
+    step (which would read the fresh job by itself, outside the batch)."""
+    hold = asyncio.Event()
+    evaluator, kube = LosingEvaluator(hold=hold), FakeKube()
+    engine = engine_for(evaluator, kube)
+    stop.append(engine)
+    engine.on_event(None, body("0"))
+    await asyncio.wait_for(evaluator.posted.wait(), 5)
+    await engine.poll_once()  # the step is in its POST: not kicked again
+    hold.set()
+    await until(lambda: recorded_job(kube) is not None)
+    await until(lambda: not engine.queue.due(UID) and not engine.queue.lock(UID).locked())
+    assert evaluator.names() == ["create_job"], evaluator.names()
