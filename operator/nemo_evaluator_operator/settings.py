@@ -29,6 +29,7 @@ class OperatorSettings(BaseModel):
     poll_interval: float = Field(default=10.0, gt=0)
     request_timeout: float = Field(default=30.0, gt=0)
     connect_timeout: float = Field(default=5.0, gt=0)
+    evaluator_connections: int = Field(default=16, ge=1, le=256)
     dependency_grace_seconds: float = Field(default=300.0, ge=0)
     delete_budget: float = Field(default=600.0, gt=0)
     max_backoff: float = Field(default=300.0, gt=0)
@@ -61,6 +62,7 @@ class OperatorSettings(BaseModel):
             "watch_namespaces": _split_csv(env.get("OPERATOR_WATCH_NAMESPACES", "")),
             "poll_interval": env.get("OPERATOR_POLL_INTERVAL") or 10.0,
             "request_timeout": env.get("OPERATOR_REQUEST_TIMEOUT") or 30.0,
+            "evaluator_connections": env.get("OPERATOR_EVALUATOR_CONNECTIONS") or 16,
             "dependency_grace_seconds": env.get("OPERATOR_DEPENDENCY_GRACE_SECONDS") or 300.0,
             "delete_budget": env.get("OPERATOR_DELETE_BUDGET_SECONDS") or 600.0,
             "max_backoff": env.get("OPERATOR_MAX_BACKOFF") or 300.0,

@@ -18,6 +18,7 @@ def test_defaults_match_the_documented_table() -> None:
     assert settings.watch_namespaces == []
     assert settings.poll_interval == 10.0
     assert settings.token_file is None
+    assert settings.evaluator_connections == 16
 
 
 def test_every_variable_is_read(tmp_path: Path) -> None:
@@ -32,12 +33,14 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
             "OPERATOR_WATCH_NAMESPACES": "a, b,,c",
             "OPERATOR_POLL_INTERVAL": "2.5",
             "OPERATOR_METRICS_PORT": "9100",
+            "OPERATOR_EVALUATOR_CONNECTIONS": "4",
         }
     )
     assert settings.read_token() == "s3cret"
     assert settings.watch_namespaces == ["a", "b", "c"]
     assert settings.poll_interval == 2.5
     assert settings.metrics_port == 9100
+    assert settings.evaluator_connections == 4
     assert str(settings.ca_file) == "/ca.pem"
 
 
@@ -48,6 +51,10 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         ({"NEMO_EVALUATOR_URL": "nemo:7331"}, "evaluator_url"),
         ({"NEMO_EVALUATOR_URL": "http://x", "OPERATOR_POLL_INTERVAL": "-1"}, "poll_interval"),
         ({"NEMO_EVALUATOR_URL": "http://x", "OPERATOR_POLL_INTERVAL": "soon"}, "poll_interval"),
+        (
+            {"NEMO_EVALUATOR_URL": "http://x", "OPERATOR_EVALUATOR_CONNECTIONS": "0"},
+            "evaluator_connections",
+        ),
     ],
 )
 def test_bad_settings_give_a_one_line_cause(env: dict[str, str], message: str) -> None:

@@ -40,7 +40,7 @@ __all__ = [
     "parse_retry_after",
 ]
 
-MAX_IN_FLIGHT = 32
+MAX_IN_FLIGHT = 16
 """Requests to the evaluator in flight at once per transport; the rest wait their turn."""
 
 ResponseObserver = Callable[[str, str, int | None, float], None]
@@ -76,6 +76,7 @@ class HttpTransport:
         ca_file: str | None = None,
         timeout: float = 30.0,
         connect_timeout: float = 5.0,
+        max_in_flight: int = MAX_IN_FLIGHT,
         on_response: ResponseObserver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> Self:
@@ -90,13 +91,15 @@ class HttpTransport:
             base_url=base_url,
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
+            # As many connections as requests in flight: each waits for a slot, never for a
+            # connection. httpx scans its whole pool for every request, so more costs CPU.
             limits=httpx.Limits(
-                max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT
+                max_connections=max_in_flight, max_keepalive_connections=max_in_flight
             ),
             verify=verify,
             transport=transport,
         )
-        return cls(http, on_response=on_response)
+        return cls(http, on_response=on_response, max_in_flight=max_in_flight)
 
     @property
     def base_url(self) -> str:

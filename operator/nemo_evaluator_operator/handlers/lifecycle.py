@@ -62,6 +62,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         ca_file=str(ours.ca_file) if ours.ca_file else None,
         timeout=ours.request_timeout,
         connect_timeout=ours.connect_timeout,
+        max_in_flight=ours.evaluator_connections,
         on_response=metrics.observe_response,
     )
     evaluator = SelectedEvaluator.over_http(
