@@ -7,7 +7,7 @@ It is safe to run again at any point, including after a crash halfway through.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..constants import Cond, Reason
@@ -243,7 +243,7 @@ def _refused(err: EvaluatorError) -> bool:
 
 def _redacted(failure: Failure, deps: Dependencies) -> Failure:
     secrets = [deps.api_key] if deps.api_key else []
-    return Failure(failure.kind, failure.reason, redact(failure.message, secrets))
+    return replace(failure, message=redact(failure.message, secrets))  # keeps Retry-After
 
 
 async def _observe(

@@ -10,6 +10,7 @@ import pytest
 
 from nemo_evaluator_operator.evaluator.errors import (
     EvaluatorConnectionError,
+    RateLimitedError,
     ServerError,
     UnprocessableEntityError,
 )
@@ -202,6 +203,23 @@ async def test_rejected_submission_is_terminal_with_nemo_message_and_no_secret()
     assert "body.target: bad key" in (result.status.message or "")
     assert API_KEY not in result.status.model_dump_json()
     assert all(API_KEY not in e.message for e in result.events)
+
+
+async def test_retry_after_on_a_submission_reaches_the_engine() -> None:
+    """A 429 that says how long to wait: the wait is the server's, not our backoff's."""
+    evaluator, kube = world()
+    evaluator.fail["create_job"] = RateLimitedError(  # type: ignore[assignment]
+        status_code=429,
+        detail="slow down",
+        body={},
+        method="POST",
+        path="/v1/evaluation/jobs",
+        retry_after=120.0,
+    )
+    ej = evaljob({"apiKeySecretRef": {"name": "key", "key": "api-key"}})
+    result = await reconcile_evaljob(ej, ctx(evaluator, kube))
+    assert result.retry_after == 120.0
+    assert conditions(result.status)["Reconciling"] == ("True", "EvaluatorUnavailable")
 
 
 @pytest.mark.parametrize(
