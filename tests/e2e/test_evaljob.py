@@ -154,6 +154,12 @@ def test_happy_path_submits_once_and_writes_exact_results(
     wide = cluster.kubectl("get", "ej", "-n", cluster.namespace, "-o", "wide").stdout
     assert status["jobId"] in wide
 
+    # kopf only delivers events here: it keeps no state on the object (no diff-base copy of
+    # the spec, no progress annotations); the engine's own marker and finalizer are all.
+    meta = obj["metadata"]
+    assert [k for k in meta.get("annotations", {}) if "kopf" in k] == []
+    assert meta.get("finalizers") == ["evaluator.nemo.dev/finalizer"]
+
     events = cluster.events("ej")  # one event in an ordinary life: events are writes too
     assert [(e.type, e.reason) for e in events] == [("Normal", "Succeeded")]
     assert status["jobId"] in events[0].message

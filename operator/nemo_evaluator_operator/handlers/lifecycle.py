@@ -8,6 +8,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import kopf
@@ -29,6 +30,22 @@ __all__ = ["configure", "probe_evaluator", "shutdown"]
 log = logging.getLogger(__name__)
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """kopf diffs bodies only for change handlers, and we register none; its default storage
+    still deep-copies every body on every event (5% of the operator's CPU at N=5000)."""
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None
+    ) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 def _tune(settings: kopf.OperatorSettings) -> None:
     """kopf settings: bounded watches, explicit events only.
 
@@ -39,6 +56,7 @@ def _tune(settings: kopf.OperatorSettings) -> None:
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 30
     settings.posting.loggers = False  # only our explicit events, not every log line
+    settings.persistence.diffbase_storage = NoDiffBase()
     # No worker_limit: a per-object worker lingers for batching.idle_timeout after each event,
     # so a limit of W caps the EvalJobs being set up at W per idle period (make bench showed
     # exactly 50 active NeMo jobs and ~3 submissions/s with a limit of 50). The NeMo side is
