@@ -99,6 +99,7 @@ class OperatorFigures:
     peak_rss_mib: float
     cpu_seconds: float
     cpu_seconds_total: float
+    plane_cpu_seconds: float
     counters: dict[str, int]
     counter_failures: dict[str, int]
     nemo_failures: dict[str, int]
@@ -138,6 +139,7 @@ class Snapshot:
     writes: dict[WriteKey, float]
     operator_metrics: str
     usage: ProcUsage
+    plane_cpu_seconds: float  # kube-apiserver and etcd together
 
 
 def say(text: str) -> None:
@@ -151,6 +153,11 @@ def snapshot(plane: ControlPlane, operator: BenchOperator) -> Snapshot:
         writes=apiserver_writes(text),
         operator_metrics=scrape(operator.metrics_url),
         usage=proc_usage(operator.pid),
+        plane_cpu_seconds=sum(
+            proc_usage(pid).cpu_seconds
+            for name, pid in plane.pids.items()
+            if name in ("kube-apiserver", "etcd")
+        ),
     )
 
 
@@ -272,6 +279,7 @@ def run_operator_case(
         peak_rss_mib=after.usage.peak_rss_bytes / MIB,
         cpu_seconds=after.usage.cpu_seconds - before.usage.cpu_seconds,
         cpu_seconds_total=after.usage.cpu_seconds,
+        plane_cpu_seconds=after.plane_cpu_seconds - before.plane_cpu_seconds,
         counters=counters.requests,
         counter_failures=counters.failures,
         nemo_failures=dict(sorted(count_failures(records).items())),

@@ -61,6 +61,7 @@ SUMMARY: list[Row] = [
     ("operator peak RSS (MiB)", lambda s: s.operator.peak_rss_mib, "{:.0f}"),
     ("operator CPU seconds, run", lambda s: s.operator.cpu_seconds, "{:.1f}"),
     ("operator CPU seconds, incl. start-up", lambda s: s.operator.cpu_seconds_total, "{:.1f}"),
+    ("kube-apiserver + etcd CPU seconds, run", lambda s: s.operator.plane_cpu_seconds, "{:.1f}"),
 ]  # fmt: skip
 
 
