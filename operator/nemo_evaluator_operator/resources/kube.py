@@ -115,15 +115,24 @@ class KubeResources:
     ) -> str:
         """Merge-patch an EvalJob's status; with `resource_version`, only if it still matches
         (409 otherwise). Returns the new resourceVersion."""
-        body = _body("status", status, resource_version)
-        return await self._patch("EvalJob", namespace, name, body, status=True)
+        result = await _call(
+            f"patch EvalJob {namespace}/{name} status",
+            self._custom.patch_namespaced_custom_object_status,
+            GROUP, VERSION, namespace, EVALJOB_PLURAL, name,
+            _body("status", status, resource_version),
+        )  # fmt: skip
+        return _version(result)
 
     async def patch_benchmark_status(
         self, namespace: str, name: str, status: dict[str, Any]
     ) -> str:
         """Merge-patch a Benchmark's status. Returns the new resourceVersion."""
-        body = _body("status", status, None)
-        return await self._patch("Benchmark", namespace, name, body, status=True)
+        result = await _call(
+            f"patch Benchmark {namespace}/{name} status",
+            self._custom.patch_namespaced_custom_object_status,
+            GROUP, VERSION, namespace, BENCHMARK_PLURAL, name, _body("status", status, None),
+        )  # fmt: skip
+        return _version(result)
 
     async def patch_evaljob_metadata(
         self,
@@ -133,8 +142,12 @@ class KubeResources:
         resource_version: str | None = None,
     ) -> str:
         """Merge-patch an EvalJob's metadata (finalizers, annotations), with a precondition."""
-        body = _meta(metadata, resource_version)
-        return await self._patch("EvalJob", namespace, name, body, status=False)
+        result = await _call(
+            f"patch EvalJob {namespace}/{name}",
+            self._custom.patch_namespaced_custom_object,
+            GROUP, VERSION, namespace, EVALJOB_PLURAL, name, _meta(metadata, resource_version),
+        )  # fmt: skip
+        return _version(result)
 
     async def patch_benchmark_metadata(
         self,
@@ -144,20 +157,11 @@ class KubeResources:
         resource_version: str | None = None,
     ) -> str:
         """Merge-patch a Benchmark's metadata (finalizers), with a precondition."""
-        body = _meta(metadata, resource_version)
-        return await self._patch("Benchmark", namespace, name, body, status=False)
-
-    async def _patch(
-        self, kind: str, namespace: str, name: str, body: dict[str, Any], *, status: bool
-    ) -> str:
-        plural = EVALJOB_PLURAL if kind == "EvalJob" else BENCHMARK_PLURAL
-        method = (
-            self._custom.patch_namespaced_custom_object_status
-            if status
-            else self._custom.patch_namespaced_custom_object
-        )
-        what = f"patch {kind} {namespace}/{name}" + (" status" if status else "")
-        result = await _call(what, method, GROUP, VERSION, namespace, plural, name, body)
+        result = await _call(
+            f"patch Benchmark {namespace}/{name}",
+            self._custom.patch_namespaced_custom_object,
+            GROUP, VERSION, namespace, BENCHMARK_PLURAL, name, _meta(metadata, resource_version),
+        )  # fmt: skip
         return _version(result)
 
     async def post_event(
