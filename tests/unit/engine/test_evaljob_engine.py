@@ -125,6 +125,19 @@ def recorded_job(kube: FakeKube) -> str | None:
     return str(ids[-1]) if ids else None
 
 
+async def in_held_post(
+    stop: list[EvalJobEngine],
+) -> tuple[asyncio.Event, LosingEvaluator, FakeKube, EvalJobEngine]:
+    """An engine whose first step is inside its POST, held there until the event is set."""
+    hold = asyncio.Event()
+    evaluator, kube = LosingEvaluator(hold=hold), FakeKube()
+    engine = engine_for(evaluator, kube)
+    stop.append(engine)
+    engine.on_event(None, body("0"))
+    await asyncio.wait_for(evaluator.posted.wait(), 5)
+    return hold, evaluator, kube, engine
+
+
 @pytest.mark.parametrize(
     "stale",
     [
@@ -155,12 +168,7 @@ async def test_stale_body_after_a_lost_post_answer_does_not_post_again(
 async def test_deletion_during_the_post_waits_for_it_and_removes_its_job(
     stop: list[EvalJobEngine],
 ) -> None:
-    hold = asyncio.Event()
-    evaluator, kube = LosingEvaluator(hold=hold), FakeKube()
-    engine = engine_for(evaluator, kube)
-    stop.append(engine)
-    engine.on_event(None, body("0"))
-    await asyncio.wait_for(evaluator.posted.wait(), 5)
+    hold, evaluator, kube, engine = await in_held_post(stop)
     marker = kube.metadata_patches[0]["annotations"][MARKER]
     deleting = body(
         "2",
@@ -219,7 +227,7 @@ async def test_a_poll_read_before_a_cancel_does_not_cancel_again(
     await until(lambda: "cancel_job" in evaluator.names())
     evaluator.release.set()
     await poll  # a stale answer acted on would kick a step now: wait until none is due or runs
-    await until(lambda: not engine.queue.due(UID) and not engine.queue.lock(UID).locked())
+    await until(lambda: not engine.queue.busy(UID))
     assert evaluator.names().count("cancel_job") == 1, evaluator.names()
 
 
@@ -252,7 +260,7 @@ async def test_a_poll_answered_while_the_cancel_is_in_flight_does_not_cancel_aga
     await asyncio.wait_for(evaluator.cancelling.wait(), 5)
     await engine.poll_once()  # answers `running` while the cancel is still on its way
     evaluator.release.set()
-    await until(lambda: not engine.queue.due(UID) and not engine.queue.lock(UID).locked())
+    await until(lambda: not engine.queue.busy(UID))
     assert evaluator.names().count("cancel_job") == 1, evaluator.names()
 
 
@@ -261,14 +269,9 @@ async def test_a_poll_during_the_first_step_adds_no_step_and_no_read(
 ) -> None:
     """At N=500 the first steps queue for a while; a poll meanwhile must not queue a second
     step (which would read the fresh job by itself, outside the batch)."""
-    hold = asyncio.Event()
-    evaluator, kube = LosingEvaluator(hold=hold), FakeKube()
-    engine = engine_for(evaluator, kube)
-    stop.append(engine)
-    engine.on_event(None, body("0"))
-    await asyncio.wait_for(evaluator.posted.wait(), 5)
+    hold, evaluator, kube, engine = await in_held_post(stop)
     await engine.poll_once()  # the step is in its POST: not kicked again
     hold.set()
     await until(lambda: recorded_job(kube) is not None)
-    await until(lambda: not engine.queue.due(UID) and not engine.queue.lock(UID).locked())
+    await until(lambda: not engine.queue.busy(UID))
     assert evaluator.names() == ["create_job"], evaluator.names()

@@ -208,7 +208,7 @@ async def test_rejected_submission_is_terminal_with_nemo_message_and_no_secret()
 async def test_retry_after_on_a_submission_reaches_the_engine() -> None:
     """A 429 that says how long to wait: the wait is the server's, not our backoff's."""
     evaluator, kube = world()
-    evaluator.fail["create_job"] = RateLimitedError(  # type: ignore[assignment]
+    evaluator.fail["create_job"] = RateLimitedError(
         status_code=429,
         detail="slow down",
         body={},
