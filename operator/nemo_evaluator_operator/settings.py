@@ -35,6 +35,7 @@ class OperatorSettings(BaseModel):
     max_backoff: float = Field(default=300.0, gt=0)
     progress_interval: float = Field(default=60.0, ge=0)
     drift_interval: float = Field(default=300.0, gt=0)
+    leaderboard_size: int = Field(default=10, ge=1, le=100)
     liveness_endpoint: str | None = "http://0.0.0.0:8080/healthz"
     metrics_port: int | None = None
 
@@ -68,6 +69,7 @@ class OperatorSettings(BaseModel):
             "max_backoff": env.get("OPERATOR_MAX_BACKOFF") or 300.0,
             "progress_interval": env.get("OPERATOR_PROGRESS_INTERVAL") or 60.0,
             "drift_interval": env.get("OPERATOR_DRIFT_INTERVAL") or 300.0,
+            "leaderboard_size": env.get("OPERATOR_LEADERBOARD_SIZE") or 10,
             "liveness_endpoint": env.get(
                 "OPERATOR_LIVENESS_ENDPOINT", "http://0.0.0.0:8080/healthz"
             )

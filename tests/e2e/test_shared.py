@@ -10,7 +10,7 @@ import pytest
 from nemo_evaluator_emulator.testing import RunningEmulator
 from tests.support.operator_process import OperatorProcess
 
-from . import shared
+from . import shared, shared_continuous
 from .backends import V1Backend
 from .helpers import Cluster
 
@@ -52,3 +52,7 @@ def test_killed_right_after_post(
     cluster: Cluster, backend: V1Backend, operator: OperatorProcess
 ) -> None:
     shared.check_killed_right_after_post(cluster, backend, operator)
+
+
+def test_baseline_gates_and_leaderboard(cluster: Cluster, backend: V1Backend) -> None:
+    shared_continuous.check_baseline_gates_and_leaderboard(cluster, backend)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e import shared
+from tests.e2e import shared, shared_continuous
 from tests.e2e.backends import HelixBackend
 from tests.e2e.helpers import Cluster
 from tests.support.operator_process import OperatorProcess
@@ -40,3 +40,7 @@ def test_killed_right_after_post(
     hx: Cluster, backend: HelixBackend, helix_operator: OperatorProcess
 ) -> None:
     shared.check_killed_right_after_post(hx, backend, helix_operator)
+
+
+def test_baseline_gates_and_leaderboard(hx: Cluster, backend: HelixBackend) -> None:
+    shared_continuous.check_baseline_gates_and_leaderboard(hx, backend)

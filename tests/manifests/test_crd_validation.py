@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from nemo_evaluator_operator.models import (
+    BaselineRecord,
     Benchmark,
     BenchmarkStatus,
     Condition,
@@ -22,6 +23,7 @@ from nemo_evaluator_operator.models import (
     EvalJob,
     EvalJobPhase,
     EvalJobStatus,
+    LeaderboardEntry,
     ResultsRef,
 )
 from tests.support.controlplane import Kubectl
@@ -247,9 +249,28 @@ def _full_evaljob_status() -> EvalJobStatus:
                 metric="qa.bleu.sentence", value=31.2, min=30, passed=True, message="ok"
             ),
             CriterionResult(metric="qa.x", min=1, max=2, passed=False, message="not in results"),
+            CriterionResult(
+                metric="qa.bleu.sentence",
+                value=31.2,
+                baseline=BaselineRecord(
+                    eval_job="llama-8b-qa-old", uid="u-1", value=33.0, std_err=0.4,
+                    config_hash="0123456789abcdef",
+                ),
+                margin=-0.8,
+                passed=False,
+                message="31.2 vs baseline 33 (llama-8b-qa-old): drop 1.8 exceeds 1; margin -0.8",
+            ),
+            CriterionResult(
+                metric="qa.bleu.sentence",
+                value=31.2,
+                reason="BaselineNotComparable",
+                passed=False,
+                message="refused: different config",
+            ),
         ],
+        score_errors={"qa.bleu.sentence": 0.4},
         conditions=[cond],
-    )
+    )  # fmt: skip
 
 
 def test_full_status_round_trips_through_the_api_server(
@@ -269,6 +290,12 @@ def test_full_status_round_trips_through_the_api_server(
         observed_generation=1,
         config_name="team-a/qa-bleu",
         eval_jobs=2,
+        leaderboard=[
+            LeaderboardEntry(model="good", eval_job="ej-good", score=0.9, completed_at=NOW),
+            LeaderboardEntry(model="fair", eval_job="ej-fair", score=0.6),
+        ],
+        leaderboard_metric="qa.bleu.sentence",
+        leaderboard_top="good=0.9",
         conditions=[
             Condition(type="Ready", status="True", reason="Synced", last_transition_time=NOW)
         ],
@@ -324,6 +351,7 @@ def test_printer_columns(crds: list[str], kubectl: Kubectl, namespace: str) -> N
             "evaluatorAPI": "v1",
             "configName": "team-a/qa-bleu",
             "conditions": [ready.model_dump(by_alias=True)],
+            "leaderboardTop": "meta/llama-3.1-8b-instruct=31.2",
         },
     )  # fmt: skip
 
@@ -340,8 +368,10 @@ def test_printer_columns(crds: list[str], kubectl: Kubectl, namespace: str) -> N
     assert wide_row.endswith("Job completed successfully")
 
     bm_header, bm_row = kubectl("get", "bm", "-o", "wide", "-n", namespace).stdout.splitlines()
-    assert bm_header.split() == ["NAME", "API", "TYPE", "READY", "CONFIG", "AGE"]
-    assert bm_row.split()[:5] == ["qa-bleu", "v1", "custom", "True", "team-a/qa-bleu"]
+    assert bm_header.split() == ["NAME", "API", "TYPE", "READY", "CONFIG", "BEST", "AGE"]
+    assert bm_row.split()[:6] == [
+        "qa-bleu", "v1", "custom", "True", "team-a/qa-bleu", "meta/llama-3.1-8b-instruct=31.2"
+    ]  # fmt: skip
 
     names = kubectl("get", "nemo", "-n", namespace, "-o", "name").stdout.split()
     assert sorted(names) == [

@@ -246,7 +246,7 @@ def test_names_and_printer_columns() -> None:
         c["name"]: c.get("priority", 0)
         for c in ej["spec"]["versions"][0]["additionalPrinterColumns"]
     }
-    assert bm_cols == ["API", "Type", "Ready", "Config", "Age"]
+    assert bm_cols == ["API", "Type", "Ready", "Config", "Best", "Age"]
     assert ej_cols == {
         "Benchmark": 0,
         "Model": 0,

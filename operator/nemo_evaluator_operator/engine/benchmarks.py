@@ -31,6 +31,7 @@ from ..reconcile.conditions import now_iso, seconds_since
 from ..reconcile.evaljob_status import EventSpec
 from ..reconcile.failures import Failure, FailureKind, classify
 from .cluster import ClusterView, EventSink, Knobs, status_dict
+from .leaderboards import LEADERBOARD_FIELDS
 from .workqueue import Workqueue
 
 __all__ = ["BenchmarkEngine"]
@@ -72,6 +73,15 @@ class BenchmarkEngine:
         self.by_name: dict[tuple[str, str], str] = {}
         self.queue: Workqueue[str] = Workqueue(self._step, knobs.concurrency)
         self.last_evaluator_ok: float | None = None
+        self.on_seen: Callable[[str, str], None] = lambda _ns, _name: None  # the leaderboards
+
+    def remember(self, namespace: str, name: str, changed: Mapping[str, Any]) -> None:
+        """Fold a status write made elsewhere (the leaderboard) into what the index knows."""
+        uid = self.by_name.get((namespace, name))
+        entry = self.entries.get(uid) if uid else None
+        if entry is not None:
+            merged = {**entry.known_status, **changed}
+            entry.known_status = {k: v for k, v in merged.items() if v is not None}
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The Benchmark as the operator knows it (its own status writes included)."""
@@ -102,6 +112,7 @@ class BenchmarkEngine:
         entry.known_status = dict(body.get("status") or {})
         entry.resource_version = str(meta.get("resourceVersion") or "")
         entry.generation = int(meta.get("generation") or 0)
+        self.on_seen(*key)
         if meta.get("deletionTimestamp"):
             if FINALIZER in (meta.get("finalizers") or []) and entry.deletion is None:
                 entry.deletion = asyncio.get_running_loop().create_task(self._delete(uid))
@@ -232,7 +243,11 @@ class BenchmarkEngine:
         status = benchmark_status(benchmark, definition, now_iso(), failure, names)
         new = status_dict(status)
         old = entry.known_status
-        changed = {k: new.get(k) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
+        changed = {
+            k: new.get(k)
+            for k in sorted(set(old) | set(new))
+            if old.get(k) != new.get(k) and k not in LEADERBOARD_FIELDS  # the keeper's
+        }
         was_ready = _ready(old, entry.generation)
         if changed:
             try:

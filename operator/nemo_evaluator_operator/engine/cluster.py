@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from ..metrics import Metrics
 from ..reconcile.evaljob_status import EventSpec
 from ..reconcile.ports import ConfigMapSpec, SecretLookup
+from ..reconcile.runs import RunRecord
 from ..resources import KubeResources
 from ..resources.status import StatusWriter
 from ..settings import OperatorSettings
@@ -32,6 +33,7 @@ class Knobs:
     drift_interval: float
     instance: str  # names this process in submission markers
     concurrency: int = 64  # object steps at once
+    leaderboard_size: int = 10  # rows in each Benchmark's status.leaderboard
 
     @classmethod
     def from_settings(cls, settings: OperatorSettings, instance: str) -> Knobs:
@@ -45,6 +47,7 @@ class Knobs:
             delete_budget=settings.delete_budget,
             drift_interval=settings.drift_interval,
             instance=instance,
+            leaderboard_size=settings.leaderboard_size,
         )
 
 
@@ -60,7 +63,8 @@ def status_dict(status: BaseModel) -> dict[str, Any]:
 
 
 class ClusterView:
-    """The reconcilers' `KubePort`: Benchmarks from the engine's index (no API read), the rest
+    """The reconcilers' `KubePort`: Benchmarks and other EvalJobs' runs from the engines'
+    indexes (no API read), the rest
     through resources/, status through the one status writer."""
 
     def __init__(
@@ -69,14 +73,19 @@ class ClusterView:
         writer: StatusWriter,
         metrics: Metrics,
         benchmark: Callable[[str, str], dict[str, Any] | None],
+        runs: Callable[[str], list[RunRecord]] = lambda _namespace: [],
     ) -> None:
         self.kube = kube
         self.writer = writer
         self.metrics = metrics
         self._benchmark = benchmark
+        self._runs = runs
 
     async def get_benchmark(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self._benchmark(namespace, name)
+
+    async def evaljob_runs(self, namespace: str) -> list[RunRecord]:
+        return self._runs(namespace)
 
     async def read_secret_key(self, namespace: str, name: str, key: str) -> SecretLookup:
         return await self.kube.read_secret_key(namespace, name, key)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +33,7 @@ from ..reconcile.evaljob import EvalJobContext, acknowledge_generation, reconcil
 from ..reconcile.evaljob_status import EventSpec, Transition
 from ..reconcile.exactly_once import Attempt, marker_of
 from ..reconcile.failures import classify
+from ..reconcile.runs import RunRecord, run_record
 from .cluster import ClusterView, EventSink, Knobs, status_dict
 from .workqueue import Workqueue
 
@@ -41,6 +42,7 @@ __all__ = ["EvalJobEngine"]
 log = logging.getLogger(__name__)
 
 TERMINAL = frozenset(p.value for p in EvalJobPhase if p.is_terminal)
+SUCCEEDED = EvalJobPhase.SUCCEEDED.value
 PROGRESS_FIELDS = frozenset({"progress", "samplesProcessed", "taskStatus", "message"})
 
 
@@ -51,6 +53,8 @@ class Entry:
     uid: str
     namespace: str
     name: str
+    benchmark: str = ""  # spec.benchmarkRef.name (immutable)
+    labels: dict[str, str] = field(default_factory=dict)  # for baseline selectors
     body: dict[str, Any] | None = None  # kept while active or being deleted; None once finished
     phase: str | None = None
     generation: int = 0
@@ -99,6 +103,7 @@ class EvalJobEngine:
         self.queue: Workqueue[str] = Workqueue(self._step, knobs.concurrency)
         self.last_evaluator_ok: float | None = None
         self.batches = 0
+        self.on_run_changed: Callable[[str, str], None] = lambda _ns, _bm: None  # leaderboards
 
     # ----------------------------------------------------------------- watch events
 
@@ -126,9 +131,13 @@ class EvalJobEngine:
         status = body.get("status") or {}
         entry.resource_version = version
         entry.generation = int(meta.get("generation") or 0)
+        entry.labels = dict(meta.get("labels") or {})
+        entry.benchmark = str(((body.get("spec") or {}).get("benchmarkRef") or {}).get("name", ""))
         entry.known_status = dict(status)
         phase = status.get("phase")
         self.cluster.metrics.set_phase(uid, phase or "Pending")
+        if SUCCEEDED in (phase, entry.phase):
+            self.on_run_changed(entry.namespace, entry.benchmark)
         entry.phase = phase
         deleting = bool(meta.get("deletionTimestamp"))
         entry.body = dict(body) if (entry.active or deleting) else None
@@ -151,6 +160,14 @@ class EvalJobEngine:
             # while a step works on this generation kick nothing: the poller covers the rest.
             self.queue.kick(uid)
 
+    def runs(self, namespace: str) -> list[RunRecord]:
+        """Every EvalJob of a namespace as a run, with our own status writes included."""
+        return [
+            run_record(e.uid, e.namespace, e.name, e.benchmark, e.labels, e.known_status)
+            for e in self.entries.values()
+            if e.namespace == namespace
+        ]
+
     def benchmark_ready(self, namespace: str, name: str) -> None:
         """A Benchmark just became Ready: the EvalJobs waiting for it go now, not next poll."""
         for entry in self.entries.values():
@@ -163,6 +180,8 @@ class EvalJobEngine:
     def _forget(self, uid: str) -> None:
         entry = self.entries.pop(uid, None)
         self.queue.forget(uid)
+        if entry is not None and entry.phase == SUCCEEDED:
+            self.on_run_changed(entry.namespace, entry.benchmark)
         self.cluster.metrics.set_phase(uid, None)
         if entry is not None and entry.deletion is not None and not entry.deletion.done():
             entry.deletion.cancel()
@@ -353,6 +372,8 @@ class EvalJobEngine:
         if phase != entry.phase:
             entry.phase = phase
             self.cluster.metrics.set_phase(entry.uid, phase or "Pending")
+            if phase == SUCCEEDED:
+                self.on_run_changed(entry.namespace, entry.benchmark)
             if not entry.active:
                 entry.body = None  # finished: nothing more to do for it
 

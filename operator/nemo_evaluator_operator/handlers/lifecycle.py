@@ -16,6 +16,7 @@ import kopf
 from ..engine.benchmarks import BenchmarkEngine
 from ..engine.cluster import ClusterView, Knobs
 from ..engine.evaljobs import EvalJobEngine
+from ..engine.leaderboards import LeaderboardKeeper
 from ..evaluator.selection import SelectedEvaluator
 from ..evaluator.transport import HttpTransport
 from ..metrics import Metrics
@@ -97,13 +98,25 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     knobs = Knobs.from_settings(ours, _instance())
     events = KubeEvents(kube)
     benchmarks: BenchmarkEngine
-    cluster = ClusterView(kube, writer, metrics, lambda ns, name: benchmarks.get(ns, name))
+    evaljobs: EvalJobEngine
+    cluster = ClusterView(
+        kube,
+        writer,
+        metrics,
+        lambda ns, name: benchmarks.get(ns, name),
+        runs=lambda ns: evaljobs.runs(ns),
+    )
     evaljobs = EvalJobEngine(evaluator, cluster, events, knobs)
     benchmarks = BenchmarkEngine(evaluator, cluster, events, knobs, evaljobs.benchmark_ready)
+    leaderboards = LeaderboardKeeper(
+        evaljobs.runs, benchmarks.get, benchmarks.remember, writer, knobs.leaderboard_size
+    )
+    evaljobs.on_run_changed = benchmarks.on_seen = leaderboards.mark
     rt = Runtime(ours, transport, evaluator, evaljobs, benchmarks, metrics)
     rt.background += [
         asyncio.create_task(evaljobs.poll_forever(), name="evaljob-poller"),
         asyncio.create_task(benchmarks.drift_forever(), name="benchmark-drift"),
+        asyncio.create_task(leaderboards.run_forever(), name="leaderboards"),
     ]
     memo[RUNTIME_KEY] = rt
 

@@ -1,6 +1,14 @@
 """Pydantic models of the Benchmark and EvalJob custom resources (mirrors ``crds/``)."""
 
-from .benchmark import Benchmark, BenchmarkConfig, BenchmarkSpec, BenchmarkStatus
+from .benchmark import (
+    Benchmark,
+    BenchmarkConfig,
+    BenchmarkSpec,
+    BenchmarkStatus,
+    Leaderboard,
+    LeaderboardEntry,
+    LeaderboardOrder,
+)
 from .common import (
     CamelModel,
     Condition,
@@ -10,21 +18,30 @@ from .common import (
     SecretKeySelector,
 )
 from .evaljob import (
+    BaselineRecord,
+    BaselineRef,
+    Better,
     CriterionResult,
     DeletionPolicy,
     EvalJob,
     EvalJobPhase,
     EvalJobSpec,
     EvalJobStatus,
+    LabelSelector,
+    LabelSelectorRequirement,
+    NoiseWidening,
     PassCriterion,
     ResultsRef,
 )
 
 __all__ = [
+    "BaselineRecord",
+    "BaselineRef",
     "Benchmark",
     "BenchmarkConfig",
     "BenchmarkSpec",
     "BenchmarkStatus",
+    "Better",
     "CamelModel",
     "Condition",
     "ConditionStatus",
@@ -34,7 +51,13 @@ __all__ = [
     "EvalJobPhase",
     "EvalJobSpec",
     "EvalJobStatus",
+    "LabelSelector",
+    "LabelSelectorRequirement",
+    "Leaderboard",
+    "LeaderboardEntry",
+    "LeaderboardOrder",
     "LocalObjectReference",
+    "NoiseWidening",
     "ObjectMeta",
     "PassCriterion",
     "ResultsRef",

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .common import CamelModel, Condition, ObjectMeta
 
-__all__ = ["Benchmark", "BenchmarkConfig", "BenchmarkSpec", "BenchmarkStatus"]
+__all__ = [
+    "Benchmark",
+    "BenchmarkConfig",
+    "BenchmarkSpec",
+    "BenchmarkStatus",
+    "Leaderboard",
+    "LeaderboardEntry",
+    "LeaderboardOrder",
+]
 
 
 class BenchmarkConfig(BaseModel):
@@ -31,6 +40,29 @@ class BenchmarkConfig(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+class LeaderboardOrder(StrEnum):
+    """desc: the highest score ranks first; asc: the lowest (a loss, an error rate)."""
+
+    DESC = "desc"
+    ASC = "asc"
+
+
+class Leaderboard(CamelModel):
+    """Which score ranks the models on this Benchmark (default: the first score name)."""
+
+    metric: str | None = None
+    order: LeaderboardOrder = LeaderboardOrder.DESC
+
+
+class LeaderboardEntry(CamelModel):
+    """One model's place: its latest Succeeded run on the current config."""
+
+    model: str
+    eval_job: str
+    score: float
+    completed_at: str | None = None
+
+
 class BenchmarkSpec(CamelModel):
     """Desired state: a v1 evaluation config or a Helix evaluation definition (one of them).
 
@@ -41,6 +73,7 @@ class BenchmarkSpec(CamelModel):
     evaluator_namespace: str | None = None
     config: BenchmarkConfig | None = None
     evaluation: dict[str, Any] | None = None
+    leaderboard: Leaderboard | None = None
 
     @property
     def api(self) -> Literal["v1", "helix"]:
@@ -65,6 +98,9 @@ class BenchmarkStatus(CamelModel):
     score_names: list[str] | None = None
     conditions: list[Condition] = []
     eval_jobs: int | None = None
+    leaderboard: list[LeaderboardEntry] | None = None
+    leaderboard_metric: str | None = None
+    leaderboard_top: str | None = None
 
 
 class Benchmark(CamelModel):

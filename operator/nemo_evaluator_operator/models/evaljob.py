@@ -10,12 +10,18 @@ from pydantic import Field
 from .common import CamelModel, Condition, LocalObjectReference, ObjectMeta, SecretKeySelector
 
 __all__ = [
+    "BaselineRecord",
+    "BaselineRef",
+    "Better",
     "CriterionResult",
     "DeletionPolicy",
     "EvalJob",
     "EvalJobPhase",
     "EvalJobSpec",
     "EvalJobStatus",
+    "LabelSelector",
+    "LabelSelectorRequirement",
+    "NoiseWidening",
     "PassCriterion",
     "ResultsRef",
 ]
@@ -47,12 +53,54 @@ class DeletionPolicy(StrEnum):
     ORPHAN = "Orphan"
 
 
+class LabelSelectorRequirement(CamelModel):
+    """One ``matchExpressions`` entry of a ``metav1.LabelSelector``."""
+
+    key: str
+    operator: str  # In, NotIn, Exists, DoesNotExist (the CRD's enum)
+    values: list[str] = []
+
+
+class LabelSelector(CamelModel):
+    """A ``metav1.LabelSelector``; empty matches every EvalJob."""
+
+    match_labels: dict[str, str] = {}
+    match_expressions: list[LabelSelectorRequirement] = []
+
+
+class BaselineRef(CamelModel):
+    """The run to compare with: a named EvalJob, or the latest Succeeded one on the same
+    Benchmark whose labels match (exactly one of the two; the CRD enforces it)."""
+
+    eval_job: str | None = None
+    selector: LabelSelector | None = None
+
+
+class NoiseWidening(CamelModel):
+    """Widen the allowed drop by this many standard errors of the difference of the means."""
+
+    sigmas: float = 2.0
+
+
+class Better(StrEnum):
+    """Which direction of a score is an improvement; a drop is a move the other way."""
+
+    HIGHER = "Higher"
+    LOWER = "Lower"
+
+
 class PassCriterion(CamelModel):
-    """A quality-gate bound on one metric path (e.g. ``qa.bleu.sentence``) of the results."""
+    """A quality-gate bound on one metric path (e.g. ``qa.bleu.sentence``) of the results:
+    ``min``/``max``, or a largest drop from a baseline run (``maxDrop`` or ``maxRelativeDrop``)."""
 
     metric: str
     min: float | None = None
     max: float | None = None
+    baseline: BaselineRef | None = None
+    max_drop: float | None = None
+    max_relative_drop: float | None = None
+    noise: NoiseWidening | None = None
+    better: Better | None = None  # None: Higher
 
 
 class EvalJobSpec(CamelModel):
@@ -76,13 +124,31 @@ class ResultsRef(CamelModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class BaselineRecord(CamelModel):
+    """The baseline a criterion was judged against, as it was then (so a re-evaluation reuses
+    it instead of resolving the selector again)."""
+
+    eval_job: str
+    uid: str
+    value: float | None = None
+    std_err: float | None = None
+    config_hash: str | None = None
+
+
 class CriterionResult(CamelModel):
-    """The outcome of one pass criterion; ``value`` is None when the metric is missing."""
+    """The outcome of one pass criterion; ``value`` is None when the metric is missing.
+
+    ``margin`` is how far the value is inside its bound (negative: how far outside); ``reason``
+    names why a baseline comparison was refused (e.g. BaselineNotComparable).
+    """
 
     metric: str
     value: float | None = None
     min: float | None = None
     max: float | None = None
+    baseline: BaselineRecord | None = None
+    margin: float | None = None
+    reason: str | None = None
     passed: bool
     message: str
 
@@ -108,6 +174,7 @@ class EvalJobStatus(CamelModel):
     message: str | None = None
     task_status: dict[str, str] | None = None
     scores: dict[str, float] | None = None
+    score_errors: dict[str, float] | None = None
     headline_score: str | None = None
     results_ref: ResultsRef | None = None
     gate: list[CriterionResult] | None = None

@@ -104,8 +104,9 @@ def bound_evaljob_status(status: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("progress",):
         if key in out and out[key] is not None and not _finite(out[key]):
             out[key] = None
-    if "scores" in out:
-        out["scores"] = _scores(out["scores"])
+    for key in ("scores", "scoreErrors"):
+        if key in out:
+            out[key] = _scores(out[key])
     if "taskStatus" in out:
         out["taskStatus"] = _task_status(out["taskStatus"])
     if "conditions" in out:

@@ -13,6 +13,7 @@ from ..constants import (
 )
 from ..evaluator.port import EvaluatorPort, JobObservation
 from ..models import CriterionResult, EvalJob, EvalJobPhase, EvalJobStatus, ResultsRef
+from .baseline import ThisRun
 from .conditions import CondSpec, set_condition
 from .evaljob_status import EventSpec, Transition, terminal_conditions
 from .ports import ConfigMapSpec, KubePort
@@ -23,6 +24,7 @@ from .results import (
     label_value,
     render_results,
     results_config_map_name,
+    status_errors,
     status_scores,
     summary_table,
 )
@@ -40,7 +42,10 @@ async def finish_completed(
 ) -> Transition:
     """Results first, phase last: the EvalJob is Succeeded only once its results are stored."""
     rendered = render_results(await evaluator.results(job.ref))
-    gate = evaluate_criteria(rendered.scores, ej.spec.pass_criteria)
+    gate = await _judge(ej, status, rendered, kube)
+    # The gate (with the baselines it used) is in the status even if writing the ConfigMaps
+    # fails below, so the retry judges against the same baselines.
+    status.gate = gate or None
     config_maps = build_config_maps(ej, str(job.ref), rendered, gate)
     owner = {
         "uid": ej.metadata.uid,
@@ -56,9 +61,28 @@ async def finish_completed(
         sha256=rendered.sha256,
     )
     status.scores = status_scores(rendered.scores, ej.spec.pass_criteria) or None
+    status.score_errors = status_errors(rendered.errors, status.scores or {}) or None
     status.headline_score = headline(rendered.scores, ej.spec.pass_criteria)
-    status.gate = gate or None
     return _judged(ej, status, gate, now)
+
+
+async def _judge(
+    ej: EvalJob, status: EvalJobStatus, rendered: RenderedResults, kube: KubePort
+) -> list[CriterionResult]:
+    """min/max criteria from the scores alone; baseline ones against the other runs as the
+    engine's index holds them now (read only when a criterion needs them)."""
+    criteria = ej.spec.pass_criteria
+    me = ThisRun(
+        uid=ej.metadata.uid,
+        namespace=ej.metadata.namespace,
+        benchmark=ej.spec.benchmark_ref.name,
+        config_hash=status.config_hash,
+        scores=rendered.scores,
+        errors=rendered.errors,
+    )
+    needs_runs = any(c.baseline is not None for c in criteria)
+    runs = await kube.evaljob_runs(ej.metadata.namespace) if needs_runs else []
+    return evaluate_criteria(rendered.scores, criteria, me, runs, status.gate)
 
 
 def _judged(
@@ -86,6 +110,9 @@ def _judged(
 def _gate_reason(failed: list[CriterionResult]) -> str:
     if not failed:
         return Reason.GATE_PASSED
+    refused = next((result.reason for result in failed if result.reason), None)
+    if refused is not None:
+        return refused
     if any(result.value is None for result in failed):
         return Reason.METRIC_NOT_FOUND
     return Reason.GATE_FAILED

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import KubernetesError
+from .runs import RunRecord
 
 __all__ = ["ConfigMapSpec", "ConfigMapTakenError", "KubePort", "SecretLookup"]
 
@@ -44,6 +45,10 @@ class KubePort(Protocol):
 
     async def get_benchmark(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The Benchmark as the operator knows it (None when there is none)."""
+        ...
+
+    async def evaljob_runs(self, namespace: str) -> list[RunRecord]:
+        """The EvalJobs of a namespace as runs (from the engine's index: no API read)."""
         ...
 
     async def read_secret_key(self, namespace: str, name: str, key: str) -> SecretLookup: ...

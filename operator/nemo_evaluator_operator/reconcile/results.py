@@ -11,6 +11,8 @@ from typing import Any
 
 from ..evaluator.port import JobResults
 from ..models import CriterionResult, PassCriterion
+from .baseline import ThisRun, judge_baseline
+from .runs import RunRecord
 
 __all__ = [
     "PART_BYTES",
@@ -21,6 +23,7 @@ __all__ = [
     "render_results",
     "results_config_map_name",
     "split_text",
+    "status_errors",
     "status_scores",
     "summary_table",
 ]
@@ -42,6 +45,7 @@ class RenderedResults:
     parts: list[str]
     sha256: str
     scores: dict[str, float]
+    errors: dict[str, float]  # the standard error of each score that reports one
 
 
 def render_results(results: JobResults) -> RenderedResults:
@@ -56,6 +60,11 @@ def render_results(results: JobResults) -> RenderedResults:
         parts=split_text(text, PART_BYTES),
         sha256=hashlib.sha256(text.encode()).hexdigest(),
         scores=dict(results.scores),
+        errors={
+            key: stats.std_err
+            for key, stats in results.stats.items()
+            if stats.std_err is not None and math.isfinite(stats.std_err)
+        },
     )
 
 
@@ -100,6 +109,11 @@ def status_scores(scores: Mapping[str, float], criteria: list[PassCriterion]) ->
     return {key: round(scores[key], 6) for key in chosen[:MAX_STATUS_SCORES]}
 
 
+def status_errors(errors: Mapping[str, float], scores: Mapping[str, float]) -> dict[str, float]:
+    """The standard errors of the scores kept in status (a baseline gate reads them later)."""
+    return {key: round(errors[key], 9) for key in scores if key in errors}
+
+
 def headline(scores: Mapping[str, float], criteria: list[PassCriterion]) -> str | None:
     """One `metric=value` for `kubectl get`: the first gated metric, else the first score."""
     for criterion in criteria:
@@ -111,14 +125,34 @@ def headline(scores: Mapping[str, float], criteria: list[PassCriterion]) -> str 
 
 
 def evaluate_criteria(
-    scores: Mapping[str, float], criteria: list[PassCriterion]
+    scores: Mapping[str, float],
+    criteria: list[PassCriterion],
+    me: ThisRun | None = None,
+    runs: list[RunRecord] | None = None,
+    recorded: list[CriterionResult] | None = None,
 ) -> list[CriterionResult]:
-    """Check each pass criterion; a metric missing from the results fails with that reason."""
-    return [_evaluate(scores, criterion) for criterion in criteria]
+    """Check each pass criterion; a metric missing from the results fails with that reason.
+
+    Baseline criteria compare with other runs (`runs`); a baseline already `recorded` in the
+    status for the same criterion is reused, so judging again gives the same answer.
+    """
+    me = me or ThisRun("", "", "", None, scores, {})
+    earlier = recorded or []
+    results = []
+    for index, criterion in enumerate(criteria):
+        if criterion.baseline is None:
+            results.append(_evaluate(scores, criterion))
+            continue
+        before = earlier[index] if index < len(earlier) else None
+        same = before is not None and before.metric == criterion.metric
+        kept = before.baseline if same and before is not None else None
+        results.append(judge_baseline(criterion, me, runs or [], kept))
+    return results
 
 
 def _evaluate(scores: Mapping[str, float], criterion: PassCriterion) -> CriterionResult:
     value = scores.get(criterion.metric)
+    margin: float | None = None
     if value is None:
         message = f"metric {criterion.metric} is not in the results"
         passed = False
@@ -126,12 +160,16 @@ def _evaluate(scores: Mapping[str, float], criterion: PassCriterion) -> Criterio
         low_ok = criterion.min is None or value >= criterion.min
         high_ok = criterion.max is None or value <= criterion.max
         passed = low_ok and high_ok
+        margins = [value - criterion.min] if criterion.min is not None else []
+        margins += [criterion.max - value] if criterion.max is not None else []
+        margin = round(min(margins), 9) if margins else None
         message = f"{value:.6g} {'within' if passed else 'outside'} {_bounds(criterion)}"
     return CriterionResult(
         metric=criterion.metric,
         value=value,
         min=criterion.min,
         max=criterion.max,
+        margin=margin,
         passed=passed,
         message=message,
     )

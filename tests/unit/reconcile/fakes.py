@@ -16,6 +16,7 @@ from nemo_evaluator_operator.evaluator.errors import (
 from nemo_evaluator_operator.evaluator.v1.adapter import V1Evaluator
 from nemo_evaluator_operator.evaluator.v1.models import EvaluationConfig, EvaluationJob
 from nemo_evaluator_operator.reconcile.ports import ConfigMapSpec, SecretLookup
+from nemo_evaluator_operator.reconcile.runs import RunRecord
 
 __all__ = ["FakeEvaluator", "FakeKube", "not_found", "v1_port"]
 
@@ -159,6 +160,10 @@ class FakeKube:
     conflict_on_mark: bool = False
     config_maps: dict[str, ConfigMapSpec] = field(default_factory=dict)
     owners: list[Mapping[str, str]] = field(default_factory=list)
+    runs: list[RunRecord] = field(default_factory=list)
+
+    async def evaljob_runs(self, namespace: str) -> list[RunRecord]:
+        return [run for run in self.runs if run.namespace == namespace]
 
     async def get_benchmark(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.benchmarks.get((namespace, name))

@@ -33,7 +33,7 @@ from .client import V1Client
 from .configs import check_owner, config_body, delete_config, differs, ensure_config
 from .models import EvaluationJob
 from .polling import ActiveJobReader, list_our_configs
-from .results import flatten_scores
+from .results import flatten_scores, flatten_stats
 
 __all__ = ["V1Evaluator", "target_problem"]
 
@@ -132,7 +132,9 @@ class V1Evaluator:
 
     async def results(self, ref: JobRef) -> JobResults:
         document = await self.client.get_results(ref.job_id)
-        return JobResults(scores=flatten_scores(document), document=document)
+        return JobResults(
+            scores=flatten_scores(document), document=document, stats=flatten_stats(document)
+        )
 
     async def release(self, namespace: str, owner: Owner) -> None:
         return None  # the API key travels inside the job body; nothing else is stored
