@@ -4,6 +4,8 @@ By default (`--api helix`) it runs real evaluations: NeMo Helix 0.8.1 (the same 
 tests use) scores three models of our table model server on deploy/samples/helix/ (a
 5-question Benchmark, three EvalJobs, one with a quality gate and an API key), then prints
 `kubectl get bm,ej`, each model's scores and each results summary, and stops everything.
+A second round (deploy/samples/helix/baseline/) gates two more EvalJobs on the first round's
+runs as baselines, one passing and one failing; the Benchmark's leaderboard is printed last.
 `--api v1` runs deploy/samples/ against the NeMo Microservices v1 emulator instead (synthetic
 scores). `--keep` leaves the stack running until Ctrl-C, with the kubeconfig at
 .demo/kubeconfig so `kubectl --kubeconfig .demo/kubeconfig ...` works.
@@ -26,6 +28,9 @@ import yaml
 from kubernetes import client as k8s
 
 from nemo_evaluator_emulator.testing import run_emulator
+from nemo_evaluator_operator.models import LeaderboardOrder
+from nemo_evaluator_operator.reconcile.leaderboard import rank
+from nemo_evaluator_operator.reconcile.runs import run_record
 from openai_table_server.testing import run_model_server
 from tests.support.controlplane import REPO_ROOT, ControlPlane, Kubectl
 from tests.support.helix import HelixServer, demo_table
@@ -96,7 +101,8 @@ def v1_stack() -> Iterator[str]:
 
 def apply_samples(kubectl: Kubectl, directory: Path, model_url: str) -> None:
     """Apply every sample, the Helix ones pointed at this run's model server."""
-    kubectl("create", "namespace", NAMESPACE)
+    if kubectl("get", "namespace", NAMESPACE, check=False).returncode != 0:
+        kubectl("create", "namespace", NAMESPACE)
     docs = []
     for path in sorted(directory.glob("*.yaml")):
         text = path.read_text()
@@ -144,6 +150,45 @@ def show(kubectl: Kubectl, evaljobs: list[dict[str, Any]]) -> None:
         print(cm.stdout if cm.returncode == 0 else f"(no results: {cm.stderr.strip()})")
 
 
+def _boards_current(kubectl: Kubectl) -> list[dict[str, Any]] | None:
+    """The Benchmarks, once each leaderboard holds the latest Succeeded run of its leader."""
+    benchmarks = json.loads(kubectl("get", "bm", "-n", NAMESPACE, "-o", "json").stdout)["items"]
+    evaljobs = json.loads(kubectl("get", "ej", "-n", NAMESPACE, "-o", "json").stdout)["items"]
+    for bm in benchmarks:
+        status = bm.get("status", {})
+        runs = [
+            run_record(e["metadata"]["uid"], NAMESPACE, e["metadata"]["name"],
+                       e["spec"]["benchmarkRef"]["name"], {}, e.get("status", {}))
+            for e in evaljobs
+            if e["spec"]["benchmarkRef"]["name"] == bm["metadata"]["name"]
+        ]  # fmt: skip
+        metric = status.get("leaderboardMetric")
+        expected = rank(runs, status.get("configHash"), metric, LeaderboardOrder.DESC, 10)
+        shown = [row["evalJob"] for row in status.get("leaderboard") or []]
+        if metric and shown != [row.eval_job for row in expected]:
+            return None
+    return benchmarks
+
+
+def show_leaderboards(kubectl: Kubectl) -> None:
+    """Each Benchmark's status.leaderboard, as the operator keeps it (debounced by a second)."""
+    deadline = time.monotonic() + 30
+    benchmarks = _boards_current(kubectl)
+    while benchmarks is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        benchmarks = _boards_current(kubectl)
+    if benchmarks is None:
+        raise TimeoutError("leaderboards not current after 30s")
+    for item in benchmarks:
+        status = item.get("status", {})
+        rows = status.get("leaderboard") or []
+        name, metric = item["metadata"]["name"], status.get("leaderboardMetric", "-")
+        print(f"LEADERBOARD {name} (status.leaderboard, by {metric})")
+        for place, row in enumerate(rows, start=1):
+            print(f"  {place}. {row['model']:<36} {row['score']:<10.4g} {row['evalJob']}")
+        print()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
     parser.add_argument("--api", choices=("helix", "v1"), default="helix", help="evaluator")
@@ -155,8 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     samples = SAMPLES / "helix" if args.api == "helix" else SAMPLES
     with control_plane() as (plane, kubectl), backend() as model_url:
         apply_samples(kubectl, samples, model_url)
+        wait_all_finished(plane, args.timeout)
+        # Round two: EvalJobs gated on the first round's runs as baselines.
+        apply_samples(kubectl, samples / "baseline", model_url)
         evaljobs = wait_all_finished(plane, args.timeout)
         show(kubectl, evaljobs)
+        show_leaderboards(kubectl)
         say(f"done in {time.monotonic() - started:.0f}s")
         if args.keep:
             hint = f"kubectl --kubeconfig {STATE / 'kubeconfig'} get ej -A"

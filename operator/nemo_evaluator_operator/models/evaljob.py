@@ -58,14 +58,14 @@ class LabelSelectorRequirement(CamelModel):
 
     key: str
     operator: str  # In, NotIn, Exists, DoesNotExist (the CRD's enum)
-    values: list[str] = []
+    values: list[str] | None = None
 
 
 class LabelSelector(CamelModel):
     """A ``metav1.LabelSelector``; empty matches every EvalJob."""
 
-    match_labels: dict[str, str] = {}
-    match_expressions: list[LabelSelectorRequirement] = []
+    match_labels: dict[str, str] | None = None
+    match_expressions: list[LabelSelectorRequirement] | None = None
 
 
 class BaselineRef(CamelModel):

@@ -60,13 +60,14 @@ class ThisRun:
 
 def selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
     """`metav1.LabelSelector` semantics: every matchLabels pair and every expression holds."""
-    if any(labels.get(key) != value for key, value in selector.match_labels.items()):
+    wanted = selector.match_labels or {}
+    if any(labels.get(key) != value for key, value in wanted.items()):
         return False
-    for req in selector.match_expressions:
-        present = req.key in labels
-        if req.operator == "In" and (not present or labels[req.key] not in req.values):
+    for req in selector.match_expressions or []:
+        present, values = req.key in labels, req.values or []
+        if req.operator == "In" and (not present or labels[req.key] not in values):
             return False
-        if req.operator == "NotIn" and present and labels[req.key] in req.values:
+        if req.operator == "NotIn" and present and labels[req.key] in values:
             return False
         if req.operator == "Exists" and not present:
             return False
