@@ -73,6 +73,15 @@ class Entry:
     retry: int = 0
     stepped_at: float = float("-inf")  # monotonic; when the last step began or ended
     deletion: asyncio.Task[None] | None = None
+    record: RunRecord | None = None  # this EvalJob as a run; rebuilt after its status changes
+
+    @property
+    def run(self) -> RunRecord:
+        if self.record is None:
+            self.record = run_record(
+                self.uid, self.namespace, self.name, self.benchmark, self.labels, self.known_status
+            )
+        return self.record
 
     @property
     def active(self) -> bool:
@@ -134,6 +143,7 @@ class EvalJobEngine:
         entry.labels = dict(meta.get("labels") or {})
         entry.benchmark = str(((body.get("spec") or {}).get("benchmarkRef") or {}).get("name", ""))
         entry.known_status = dict(status)
+        entry.record = None
         phase = status.get("phase")
         self.cluster.metrics.set_phase(uid, phase or "Pending")
         if SUCCEEDED in (phase, entry.phase):
@@ -162,11 +172,7 @@ class EvalJobEngine:
 
     def runs(self, namespace: str) -> list[RunRecord]:
         """Every EvalJob of a namespace as a run, with our own status writes included."""
-        return [
-            run_record(e.uid, e.namespace, e.name, e.benchmark, e.labels, e.known_status)
-            for e in self.entries.values()
-            if e.namespace == namespace
-        ]
+        return [e.run for e in self.entries.values() if e.namespace == namespace]
 
     def benchmark_ready(self, namespace: str, name: str) -> None:
         """A Benchmark just became Ready: the EvalJobs waiting for it go now, not next poll."""
@@ -363,6 +369,7 @@ class EvalJobEngine:
                 return  # gone meanwhile
             raise
         entry.known_status = {**old, **{k: v for k, v in changed.items() if v is not None}}
+        entry.record = None
         for key, value in changed.items():
             if value is None:
                 entry.known_status.pop(key, None)

@@ -275,3 +275,30 @@ async def test_a_poll_during_the_first_step_adds_no_step_and_no_read(
     await until(lambda: recorded_job(kube) is not None)
     await until(lambda: not engine.queue.busy(UID))
     assert evaluator.names() == ["create_job"], evaluator.names()
+
+
+async def test_runs_follow_events_and_deletions_and_mark_the_leaderboard(
+    stop: list[EvalJobEngine],
+) -> None:
+    """The index answers baseline gates and leaderboards; a Succeeded run (or its deletion)
+    marks its Benchmark, and the cached run is rebuilt when the status changes."""
+    engine = engine_for(FakeEvaluator(), FakeKube())
+    stop.append(engine)
+    marked: list[tuple[str, str]] = []
+    engine.on_run_changed = lambda ns, bm: marked.append((ns, bm))
+    done = {"phase": "Succeeded", "configHash": "h", "scores": {"qa.bleu.sentence": 1.0}}
+    obj = {**body("5", labels={"track": "prod"}), "status": {**done, "observedGeneration": 1}}
+    engine.on_event("ADDED", obj)
+    (run,) = engine.runs("team-a")
+    assert (run.phase, run.benchmark, run.labels, run.scores) == (
+        "Succeeded", "qa", {"track": "prod"}, {"qa.bleu.sentence": 1.0},
+    )  # fmt: skip
+    assert engine.runs("elsewhere") == []
+    assert marked == [("team-a", "qa")]
+    later = {**obj, "metadata": {**obj["metadata"], "resourceVersion": "6"},
+             "status": {**obj["status"], "scores": {"qa.bleu.sentence": 0.5}}}  # fmt: skip
+    engine.on_event("MODIFIED", later)
+    assert engine.runs("team-a")[0].scores == {"qa.bleu.sentence": 0.5}
+    engine.on_event("DELETED", later)
+    assert engine.runs("team-a") == []
+    assert marked[-1] == ("team-a", "qa")
