@@ -464,3 +464,20 @@ def test_kustomizations_reference_existing_paths() -> None:
         spec = yaml.safe_load(path.read_text())
         for entry in spec.get("resources", []):
             assert (path.parent / entry).exists(), f"{path}: {entry}"
+
+
+def test_admission_policies_are_an_optional_part(docs: list[dict[str, Any]]) -> None:
+    """deploy/policy/ renders on its own, stays out of deploy/, and no author role reaches it."""
+    policy = render(DEPLOY_DIR / "policy")
+    kinds = {doc["kind"] for doc in policy}
+    assert {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} <= kinds
+    assert not [doc for doc in docs if doc["kind"].startswith("ValidatingAdmissionPolicy")]
+    (crd,) = find_all(policy, "CustomResourceDefinition")
+    assert crd["spec"]["scope"] == "Cluster"  # only ClusterRoleBindings can grant it
+    admin = find(policy, "ClusterRole", "nemo-evaluator-policy-admin")
+    assert not any(
+        k.startswith("rbac.authorization.k8s.io/aggregate") for k in admin["metadata"]["labels"]
+    )
+    for role in find_all(docs, "ClusterRole"):
+        for rule in role.get("rules", []):
+            assert "evalpolicies" not in rule.get("resources", []), role["metadata"]["name"]
