@@ -433,3 +433,28 @@ def test_metadata_writes_pass_a_stricter_policy(people: tuple[str, str], kubectl
             "-p",
             '{"spec":{"requiredLabels":["team"]}}',
         )
+
+
+def test_helix_benchmark_may_not_read_other_workspaces(
+    policy: tuple[str, str], kubectl: Kubectl
+) -> None:
+    def helix(dataset: str, metric: Any) -> dict[str, Any]:
+        bm = benchmark(policy[0], "shared")
+        evaluation = {"metrics": [metric], "dataset": dataset, "params": {"max_retries": 1}}
+        bm["spec"] = {"evaluatorNamespace": "shared", "evaluation": evaluation}
+        return bm
+
+    plain = {
+        "type": "exact-match",
+        "reference": "{{item.a}}",
+        "candidate": "{{sample.output_text}}",
+    }
+    ok, stderr = apply(kubectl, helix("shared/fs#rows.jsonl", "shared/my-metric"))
+    assert ok, stderr
+    ok, stderr = apply(kubectl, helix("fs#rows.jsonl", plain))
+    assert ok, stderr
+    stderr = refused(
+        kubectl, helix("team-b/fs#rows.jsonl", plain), "reads from workspace(s) team-b"
+    )
+    assert "EvalPolicy rule allowedEvaluatorNamespaces" in stderr
+    refused(kubectl, helix("shared/fs#rows.jsonl", "other/metric"), "workspace(s) other,")
