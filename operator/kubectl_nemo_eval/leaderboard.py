@@ -2,7 +2,8 @@
 
 The rules: only Succeeded EvalJobs of this Benchmark that ran its current config (their config
 hash equals the Benchmark's), one metric, best score first (or lowest, for a loss), one row per
-model (its best run), at most `top` rows. Scores come from each EvalJob's status, so building it
+model (its latest run, as the operator ranks), at most `top` rows; equal scores rank the
+run that finished first higher. Scores come from each EvalJob's status, so building it
 reads no ConfigMap and costs NeMo nothing.
 """
 
@@ -76,11 +77,14 @@ def build_leaderboard(
             status.get("completedAt"),
         )
         held = best.get(entry.model)
-        if held is None or _better(entry.score, held.score, lowest_first):
+        if held is None or (entry.completed_at or "") > (held.completed_at or ""):
             best[entry.model] = entry
     if not best:
         raise PluginError(f"metric {chosen} is in no current run's status.scores")
-    ranked = sorted(best.values(), key=lambda e: (e.score if lowest_first else -e.score, e.model))
+    ranked = sorted(
+        best.values(),
+        key=lambda e: (e.score if lowest_first else -e.score, e.completed_at or "", e.model),
+    )
     return chosen, ranked[:top]
 
 
@@ -106,10 +110,6 @@ def _default_metric(runs: list[dict[str, Any]]) -> str:
     if not scores:
         raise PluginError(f'EvalJob "{newest["metadata"]["name"]}" has no scores in its status')
     return str(next(iter(scores)))
-
-
-def _better(new: float, held: float, lowest_first: bool) -> bool:
-    return new < held if lowest_first else new > held
 
 
 def render_leaderboard(name: str, metric: str | None, entries: list[Entry], now: datetime) -> str:

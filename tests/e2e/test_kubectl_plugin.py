@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client as k8s
 
 from nemo_evaluator_emulator.testing import RunningEmulator
@@ -207,3 +208,23 @@ def test_expected_errors_are_one_line(board: Cluster, kubectl: Kubectl, tmp_path
     assert unreachable.returncode == 1
     assert unreachable.stderr.startswith("error: cannot reach the API server")
     assert len(unreachable.stderr.strip().splitlines()) == 1
+
+
+def test_namespace_and_context_come_from_the_kubeconfig(
+    board: Cluster, kubectl: Kubectl, tmp_path: Path
+) -> None:
+    config = yaml.safe_load(kubectl.kubeconfig.read_text())
+    real = config["contexts"][0]
+    real["context"]["namespace"] = board.namespace
+    config["contexts"].append(
+        {"name": "elsewhere", "context": {**real["context"], "namespace": "x"}}
+    )
+    config["current-context"] = "elsewhere"
+    path = tmp_path / "two-contexts.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    chosen = plugin(kubectl, "why", "bad", "--kubeconfig", str(path), "--context", real["name"])
+    assert chosen.returncode == 0, chosen.stderr
+    assert f"EvalJob {board.namespace}/bad" in chosen.stdout
+    current = plugin(kubectl, "why", "bad", "--kubeconfig", str(path))
+    assert current.returncode == 1
+    assert 'not found in namespace "x"' in current.stderr
