@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "ALLOWED_EVALJOBS_ANNOTATION",
     "BENCHMARK_PLURAL",
     "CUSTOM_FIELD_BENCHMARK_UID",
     "CUSTOM_FIELD_EVALJOB_UID",
@@ -33,6 +34,8 @@ FINALIZER: Final = "evaluator.nemo.dev/finalizer"
 MARKER_ANNOTATION: Final = "evaluator.nemo.dev/submission"
 """Set before a job POST (with our finalizer, under a resourceVersion precondition)."""
 MANAGED_BY: Final = "nemo-evaluator-operator"
+ALLOWED_EVALJOBS_ANNOTATION: Final = "evaluator.nemo.dev/allowed-evaljobs"
+"""On a Secret: the EvalJobs of its namespace that may use it (names or globs, comma-separated)."""
 
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 LABEL_EVALJOB: Final = "evaluator.nemo.dev/evaljob"
@@ -71,6 +74,8 @@ class Reason:
     BENCHMARK_NOT_READY: Final = "BenchmarkNotReady"
     SECRET_NOT_FOUND: Final = "SecretNotFound"
     SECRET_KEY_NOT_FOUND: Final = "SecretKeyNotFound"
+    SECRET_NOT_ALLOWED: Final = "SecretNotAllowed"
+    QUOTA_EXCEEDED: Final = "QuotaExceeded"
     SUBMITTING: Final = "Submitting"
     SUBMITTED: Final = "Submitted"
     SUBMISSION_REJECTED: Final = "SubmissionRejected"

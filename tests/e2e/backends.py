@@ -47,6 +47,7 @@ class Backend(Protocol):
     def target(self, model: str = "good") -> dict[str, Any]: ...
     def expected_scores(self, ej: dict[str, Any]) -> dict[str, float]: ...
     def creations(self, ej: dict[str, Any]) -> int: ...
+    def attempts(self, ej: dict[str, Any]) -> int: ...
     def job_state(self, ej: dict[str, Any]) -> str | None: ...
     def cancel_requests(self, ej: dict[str, Any]) -> int: ...
     def lose_job_post_answers(self, count: int = 1) -> contextlib.AbstractContextManager[None]: ...
@@ -97,6 +98,10 @@ class V1Backend:
 
     def creations(self, ej: dict[str, Any]) -> int:
         return sum(1 for p in self._posts(ej) if p.get("status") == 200)
+
+    def attempts(self, ej: dict[str, Any]) -> int:
+        """Every job POST for this EvalJob, whatever NeMo answered."""
+        return len(self._posts(ej))
 
     def job_state(self, ej: dict[str, Any]) -> str | None:
         job_id = ej["status"]["jobId"]
@@ -188,6 +193,20 @@ class HelixBackend:
             and (p.get("body") or {}).get("name") == name
             and p.get("upstream_status") == 201
         )
+
+    def attempts(self, ej: dict[str, Any]) -> int:
+        """Every job POST for this EvalJob and every workspace-secret POST in its workspace,
+        whatever Helix answered."""
+        workspace, name = self._job(ej)
+        jobs = f"/apis/evals/v2/workspaces/{workspace}/evaluate/jobs"
+        posts = self.proxy.control.requests(method="POST", path_prefix=jobs)
+        secrets = self.proxy.control.requests(
+            method="POST", path_prefix=f"/apis/secrets/v2/workspaces/{workspace}/"
+        )
+        named = [
+            p for p in posts if p["path"] == jobs and (p.get("body") or {}).get("name") == name
+        ]
+        return len(named) + len(secrets)
 
     def job_state(self, ej: dict[str, Any]) -> str | None:
         workspace, name = self._job(ej)

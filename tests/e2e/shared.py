@@ -31,6 +31,7 @@ __all__ = [
 
 JOB_TIMEOUT = 240.0  # a Helix job takes 15-40 s on 2 cores; several may share them
 CANARY = "canary-7d1e93f0-do-not-leak"
+ALLOWED_EVALJOBS = "evaluator.nemo.dev/allowed-evaljobs"
 TERMINAL = ("Succeeded", "Failed", "Cancelled")
 
 
@@ -131,14 +132,12 @@ def check_delete_while_active(cluster: Cluster, backend: Backend, policy: str) -
 def check_missing_secret_then_key_reaches_the_model(
     cluster: Cluster, backend: Backend, operator: OperatorProcess
 ) -> None:
-    """Waits for the Secret with a reason; then the key reaches the model and nothing else."""
+    """Waits for the Secret, then for the Secret to opt in (nothing is sent meanwhile), each
+    with a reason; then the key reaches the model and nothing else."""
     benchmark(cluster, backend)
     evaljob(cluster, backend, "ej", apiKeySecretRef={"name": "model-key", "key": "api-key"})
-    cluster.wait_condition("EvalJob", "ej", "Reconciling", timeout=60)
-    waiting = cluster.must_get("EvalJob", "ej")
-    conds = {c["type"]: c for c in waiting["status"]["conditions"]}
-    assert conds["Ready"]["reason"] == "SecretNotFound"
-    assert "model-key" in conds["Ready"]["message"]
+    waiting = _waiting_for(cluster, "SecretNotFound")
+    assert "model-key" in _ready(waiting)["message"]
     assert waiting["status"]["phase"] == "Pending"
     assert waiting["status"].get("jobId") is None
     cluster.core.create_namespaced_secret(
@@ -148,6 +147,21 @@ def check_missing_secret_then_key_reaches_the_model(
             "data": {"api-key": base64.b64encode(CANARY.encode()).decode()},
         },
     )
+    refused = _waiting_for(cluster, "SecretNotAllowed")
+    assert "kubectl annotate secret model-key" in _ready(refused)["message"]
+    # A Secret naming other EvalJobs is re-read and still refused, and nothing was sent.
+    _annotate(cluster, "model-key", "other-*")
+    wait_for(
+        lambda: (
+            "(other-*) does not name it" in _ready(cluster.must_get("EvalJob", "ej"))["message"]
+        ),
+        60,
+        "the operator to re-read the Secret's opt-in",
+    )
+    refused = cluster.must_get("EvalJob", "ej")
+    assert refused["status"]["phase"] == "Pending"
+    assert backend.attempts(refused) == 0, "a Secret that did not opt in was used"
+    _annotate(cluster, "model-key", "other-*,e?")
     obj = finished(cluster, "ej")
     assert obj["status"]["phase"] == "Succeeded", obj["status"]
     assert backend.creations(obj) == 1
@@ -160,6 +174,26 @@ def check_missing_secret_then_key_reaches_the_model(
         cluster.kubectl("get", "events", "-n", cluster.namespace, "-o", "yaml").stdout,
     ]
     assert not [text for text in everywhere if CANARY in text]
+
+
+def _ready(obj: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
+
+
+def _waiting_for(cluster: Cluster, reason: str) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        obj = cluster.get("EvalJob", "ej")
+        conds = {c["type"]: c for c in (obj or {}).get("status", {}).get("conditions", [])}
+        ready, reconciling = conds.get("Ready", {}), conds.get("Reconciling", {})
+        waiting = ready.get("reason") == reason and reconciling.get("status") == "True"
+        return obj if waiting else None
+
+    return wait_for(check, 60, f"EvalJob ej to wait with reason {reason}")
+
+
+def _annotate(cluster: Cluster, secret: str, allowed: str) -> None:
+    patch = {"metadata": {"annotations": {ALLOWED_EVALJOBS: allowed}}}
+    cluster.core.patch_namespaced_secret(secret, cluster.namespace, patch)
 
 
 def check_lost_post_answer(cluster: Cluster, backend: Backend) -> None:

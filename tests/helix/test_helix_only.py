@@ -131,7 +131,10 @@ def test_a_helix_job_secret_is_removed_when_the_job_ends(
     shared.benchmark(hx, backend)
     hx.core.create_namespaced_secret(
         hx.namespace,
-        {"metadata": {"name": "k"}, "data": {"key": base64.b64encode(b"sk-1").decode()}},
+        {
+            "metadata": {"name": "k", "annotations": {"evaluator.nemo.dev/allowed-evaljobs": "ej"}},
+            "data": {"key": base64.b64encode(b"sk-1").decode()},
+        },
     )
     spec = {
         "benchmarkRef": {"name": "bm"},

@@ -21,6 +21,7 @@ from nemo_microservices.types.target_type import TargetType
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from nemo_evaluator_operator.constants import ALLOWED_EVALJOBS_ANNOTATION
 from nemo_evaluator_operator.models import (
     Benchmark,
     BenchmarkConfig,
@@ -32,6 +33,7 @@ from nemo_evaluator_operator.models import (
     EvalJobStatus,
     ResultsRef,
 )
+from nemo_evaluator_operator.reconcile.secret_access import allows
 
 from .helpers import crd_schema, load_crd, load_samples, with_namespace
 
@@ -307,7 +309,10 @@ def test_evaljob_sample_references_a_sample_benchmark_and_secret() -> None:
         assert sample["spec"]["benchmarkRef"]["name"] in benchmarks
         ref = sample["spec"].get("apiKeySecretRef")
         if ref:
-            assert ref["key"] in secrets[ref["name"]]["stringData"]
+            secret = secrets[ref["name"]]
+            assert ref["key"] in secret["stringData"]
+            opt_in = (secret["metadata"].get("annotations") or {}).get(ALLOWED_EVALJOBS_ANNOTATION)
+            assert allows(opt_in, sample["metadata"]["name"]), "the sample Secret must opt in"
 
 
 def test_benchmark_config_to_nemo_is_snake_case_and_keeps_extras() -> None:

@@ -17,11 +17,13 @@ __all__ = ["ConfigMapSpec", "ConfigMapTakenError", "KubePort", "SecretLookup"]
 
 @dataclass(frozen=True)
 class SecretLookup:
-    """A Secret key read: the value, or why there is none (never both)."""
+    """A Secret key read: the value, or why there is none (never both), and the Secret's opt-in
+    annotation (`allowed_evaljobs`, reported whenever the Secret exists)."""
 
     value: str | None = None
     problem: str | None = None
     reason: str | None = None
+    allowed_evaljobs: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from ..evaluator.port import BenchmarkDefinition, EvaluatorPort, JobObservation,
 from ..models import Benchmark, EvalJob
 from .benchmark import config_hash, definition_for
 from .ports import KubePort
+from .secret_access import allows, not_allowed_message
 
 __all__ = [
     "Dependencies",
@@ -72,6 +73,13 @@ async def resolve_dependencies(
     ref = ej.spec.api_key_secret_ref
     if ref is not None:
         lookup = await kube.read_secret_key(namespace, ref.name, ref.key)
+        found = lookup.reason != Reason.SECRET_NOT_FOUND
+        if found and not allows(lookup.allowed_evaljobs, ej.metadata.name):
+            # Checked before the key: an EvalJob the Secret does not allow learns nothing of it.
+            message = not_allowed_message(
+                namespace, ref.name, ej.metadata.name, lookup.allowed_evaljobs
+            )
+            return Missing(Reason.SECRET_NOT_ALLOWED, message)
         if lookup.value is None:
             return Missing(lookup.reason or Reason.SECRET_NOT_FOUND, lookup.problem or "")
         api_key = lookup.value

@@ -15,7 +15,14 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError as TransportError
 
-from ..constants import BENCHMARK_PLURAL, EVALJOB_PLURAL, GROUP, VERSION, Reason
+from ..constants import (
+    ALLOWED_EVALJOBS_ANNOTATION,
+    BENCHMARK_PLURAL,
+    EVALJOB_PLURAL,
+    GROUP,
+    VERSION,
+    Reason,
+)
 from ..errors import KubernetesError
 from ..reconcile.ports import ConfigMapSpec, ConfigMapTakenError, SecretLookup
 
@@ -90,25 +97,15 @@ class KubeResources:
                     reason=Reason.SECRET_NOT_FOUND,
                 )
             raise
+        annotations = (secret.metadata.annotations if secret.metadata else None) or {}
+        opt_in = annotations.get(ALLOWED_EVALJOBS_ANNOTATION)
         encoded = (secret.data or {}).get(key)
-        if encoded is None:
+        value, problem = _key_value(f"Secret {namespace}/{name}", key, encoded)
+        if value is None:
             return SecretLookup(
-                problem=f"Secret {namespace}/{name} has no key {key!r}",
-                reason=Reason.SECRET_KEY_NOT_FOUND,
+                problem=problem, reason=Reason.SECRET_KEY_NOT_FOUND, allowed_evaljobs=opt_in
             )
-        try:
-            value = base64.b64decode(encoded).decode().strip()
-        except (binascii.Error, UnicodeDecodeError):
-            return SecretLookup(
-                problem=f"Secret {namespace}/{name} key {key!r} is not UTF-8 text",
-                reason=Reason.SECRET_KEY_NOT_FOUND,
-            )
-        if not value:
-            return SecretLookup(
-                problem=f"Secret {namespace}/{name} key {key!r} is empty",
-                reason=Reason.SECRET_KEY_NOT_FOUND,
-            )
-        return SecretLookup(value=value)
+        return SecretLookup(value=value, allowed_evaljobs=opt_in)
 
     async def patch_evaljob_status(
         self, namespace: str, name: str, status: dict[str, Any], resource_version: str | None = None
@@ -277,3 +274,14 @@ def _config_map(namespace: str, owner: Mapping[str, str], spec: ConfigMapSpec) -
         },
         "data": dict(spec.data),
     }
+
+
+def _key_value(secret: str, key: str, encoded: str | bytes | None) -> tuple[str | None, str]:
+    """The key's text, or what is wrong with it (missing, not text, empty)."""
+    if encoded is None:
+        return None, f"{secret} has no key {key!r}"
+    try:
+        value = base64.b64decode(encoded).decode().strip()
+    except (binascii.Error, UnicodeDecodeError):
+        return None, f"{secret} key {key!r} is not UTF-8 text"
+    return (value, "") if value else (None, f"{secret} key {key!r} is empty")

@@ -155,6 +155,8 @@ def _matches(job: dict[str, Any], filters: dict[str, str]) -> bool:
 class FakeKube:
     benchmarks: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     secrets: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    # Each Secret's evaluator.nemo.dev/allowed-evaljobs annotation; absent means "*".
+    secret_opt_in: dict[tuple[str, str], str | None] = field(default_factory=dict)
     status_patches: list[dict[str, Any]] = field(default_factory=list)
     metadata_patches: list[dict[str, Any]] = field(default_factory=list)
     conflict_on_mark: bool = False
@@ -174,9 +176,12 @@ class FakeKube:
             return SecretLookup(
                 problem=f"Secret {namespace}/{name} not found", reason="SecretNotFound"
             )
+        opt_in = self.secret_opt_in.get((namespace, name), "*")
         if key not in secret:
-            return SecretLookup(problem=f"no key {key}", reason="SecretKeyNotFound")
-        return SecretLookup(value=secret[key])
+            return SecretLookup(
+                problem=f"no key {key}", reason="SecretKeyNotFound", allowed_evaljobs=opt_in
+            )
+        return SecretLookup(value=secret[key], allowed_evaljobs=opt_in)
 
     async def patch_evaljob_status(
         self, namespace: str, name: str, status: dict[str, Any], resource_version: str | None = None
