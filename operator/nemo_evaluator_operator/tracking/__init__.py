@@ -1,0 +1,1 @@
+"""Export of finished EvalJobs to experiment trackers; knows nothing of Kubernetes."""
