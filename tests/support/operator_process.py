@@ -40,6 +40,7 @@ class OperatorProcess:
         self.log_dir = log_dir
         self.extra_env = dict(env or {})
         self.port = _free_port()
+        self.metrics_port = _free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.log_files: list[Path] = []
@@ -48,6 +49,10 @@ class OperatorProcess:
     def liveness_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/healthz"
 
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NEMO_", "OPERATOR_"))}
         env.update(
@@ -55,6 +60,7 @@ class OperatorProcess:
             NEMO_EVALUATOR_URL=self.evaluator_url,
             OPERATOR_POLL_INTERVAL="1",
             OPERATOR_LIVENESS_ENDPOINT=self.liveness_url,
+            OPERATOR_METRICS_PORT=str(self.metrics_port),
             OPERATOR_DEPENDENCY_GRACE_SECONDS="20",
             OPERATOR_DELETE_BUDGET_SECONDS="20",
             OPERATOR_PROGRESS_INTERVAL="0",

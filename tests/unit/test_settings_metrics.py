@@ -75,10 +75,10 @@ def test_metrics_count_requests_and_phases() -> None:
     metrics = Metrics()
     metrics.observe_response("GET", "/v1/evaluation/jobs", 200, 0.01)
     metrics.observe_response("GET", "/v1/evaluation/jobs", None, 0.5)
-    metrics.set_phase("a", "Pending")
-    metrics.set_phase("a", "Running")
-    metrics.set_phase("b", "Succeeded")
-    metrics.set_phase("b", "Succeeded")  # the same phase again counts once
+    metrics.set_phase("a", "Pending", "team")
+    metrics.set_phase("a", "Running", "team")
+    metrics.set_phase("b", "Succeeded", "team")
+    metrics.set_phase("b", "Succeeded", "team")  # the same phase again counts once
     metrics.set_phase("a", None)
     text = generate_latest(metrics.registry).decode()
     assert (
@@ -86,5 +86,5 @@ def test_metrics_count_requests_and_phases() -> None:
         'route="/v1/evaluation/jobs",status="200"} 1.0' in text
     )
     assert 'status="error"' in text
-    assert 'nemo_evaluator_operator_evaljobs{phase="Succeeded"} 1.0' in text
-    assert 'nemo_evaluator_operator_evaljobs{phase="Running"} 0.0' in text
+    assert 'nemo_evaluator_operator_evaljobs{namespace="team",phase="Succeeded"} 1.0' in text
+    assert 'nemo_evaluator_operator_evaljobs{namespace="team",phase="Running"} 0.0' in text

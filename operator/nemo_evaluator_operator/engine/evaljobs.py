@@ -145,7 +145,8 @@ class EvalJobEngine:
         entry.known_status = dict(status)
         entry.record = None
         phase = status.get("phase")
-        self.cluster.metrics.set_phase(uid, phase or "Pending")
+        self.cluster.metrics.set_phase(uid, phase or "Pending", entry.namespace)
+        self.cluster.metrics.scores.observe(uid, entry.namespace, entry.benchmark, status)
         if SUCCEEDED in (phase, entry.phase):
             self.on_run_changed(entry.namespace, entry.benchmark)
         entry.phase = phase
@@ -189,6 +190,7 @@ class EvalJobEngine:
         if entry is not None and entry.phase == SUCCEEDED:
             self.on_run_changed(entry.namespace, entry.benchmark)
         self.cluster.metrics.set_phase(uid, None)
+        self.cluster.metrics.scores.forget(uid)
         if entry is not None and entry.deletion is not None and not entry.deletion.done():
             entry.deletion.cancel()
 
@@ -376,9 +378,13 @@ class EvalJobEngine:
         entry.resource_version = version or entry.resource_version
         entry.last_write, entry.deferred = now, False
         phase = entry.known_status.get("phase")
+        if not set(changed) <= PROGRESS_FIELDS:
+            self.cluster.metrics.scores.observe(
+                entry.uid, entry.namespace, entry.benchmark, entry.known_status
+            )
         if phase != entry.phase:
             entry.phase = phase
-            self.cluster.metrics.set_phase(entry.uid, phase or "Pending")
+            self.cluster.metrics.set_phase(entry.uid, phase or "Pending", entry.namespace)
             if phase == SUCCEEDED:
                 self.on_run_changed(entry.namespace, entry.benchmark)
             if not entry.active:
