@@ -21,8 +21,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create .venv with the operator, the emulator and the test tools
 
-testbin: ## Build etcd, kube-apiserver, kube-controller-manager and kubectl into .testbin/
+testbin: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl and promtool into .testbin/
 	@bash tools/testenv/build.sh
+	@bash tools/testenv/build-promtool.sh
 
 helix-env: $(STAMP) ## Build the NeMo Helix 3.12 environment into .helix/venv
 	@bash tools/helix/build.sh
