@@ -8,6 +8,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.monitoring.queries import dashboard_exprs, metric_names, rule_groups, scraped_names
 from tests.support.operator_process import OperatorProcess
 
 from .helpers import Cluster, evaljob_manifest, wait_for
@@ -96,3 +97,14 @@ def test_scores_gates_and_last_success_follow_the_evaljobs(
     got = wait_for(m1_gone, 30, "every series of m1 removed")
     assert got[stamp, model_labels(m2)] == unix(other["status"]["completedAt"])
     assert got["nemo_evaluator_operator_evaljobs", (("phase", "Succeeded"),)] == 1.0
+
+
+def test_dashboard_and_rules_name_metrics_the_running_operator_serves(
+    cluster: Cluster, operator: OperatorProcess
+) -> None:
+    """The same check as tests/monitoring, against a scrape of the operator process itself."""
+    exported = scraped_names(httpx.get(operator.metrics_url, timeout=10).text) | {"up"}
+    exprs = [r["expr"] for g in rule_groups() for r in g["rules"]] + list(dashboard_exprs())
+    used = set().union(*(metric_names(e) for e in exprs))
+    assert "nemo_evaluator_operator_score" in used
+    assert used <= exported, f"not served: {sorted(used - exported)}"
