@@ -59,7 +59,7 @@ def test_config_follows_create_edit_delete(cluster: Cluster, emulator: RunningEm
     assert stored["custom_fields"]["k8s_namespace"] == cluster.namespace
 
     table = cluster.kubectl("get", "bm", "-n", cluster.namespace).stdout
-    assert table.split("\n")[0].split() == ["NAME", "API", "TYPE", "READY", "CONFIG", "AGE"]
+    assert table.split("\n")[0].split() == ["NAME", "API", "TYPE", "READY", "CONFIG", "BEST", "AGE"]
     assert " v1 " in table
     assert "custom" in table
     assert "True" in table
