@@ -10,13 +10,14 @@ latest run falls back to the one before it, deleting the last removes them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
+
+from .reconcile.runs import finite_numbers
 
 __all__ = ["ScoreMetrics"]
 
@@ -104,7 +105,7 @@ class ScoreMetrics:
     def observe(self, uid: str, namespace: str, benchmark: str, status: Mapping[str, Any]) -> None:
         """An EvalJob's status as the engine now knows it."""
         at = _unix(status.get("completedAt"))
-        scores = _numbers(status.get("scores"))
+        scores = finite_numbers(status.get("scores"))
         if at is None or not benchmark or (not scores and status.get("phase") != "Succeeded"):
             if uid in self._keys:
                 self.forget(uid)
@@ -164,16 +165,6 @@ def _unix(value: Any) -> float | None:
         return datetime.fromisoformat(value).timestamp()
     except ValueError:
         return None
-
-
-def _numbers(value: Any) -> dict[str, float]:
-    if not isinstance(value, Mapping):
-        return {}
-    return {
-        str(k): float(v)
-        for k, v in value.items()
-        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-    }
 
 
 def _gate(value: Any) -> bool | None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RunRecord", "run_record"]
+__all__ = ["RunRecord", "finite_numbers", "run_record"]
 
 
 @dataclass(frozen=True)
@@ -50,12 +50,13 @@ def run_record(
         config_hash=status.get("configHash"),
         completed_at=status.get("completedAt"),
         model=status.get("model"),
-        scores=_numbers(status.get("scores")),
-        errors=_numbers(status.get("scoreErrors")),
+        scores=finite_numbers(status.get("scores")),
+        errors=finite_numbers(status.get("scoreErrors")),
     )
 
 
-def _numbers(value: Any) -> dict[str, float]:
+def finite_numbers(value: Any) -> dict[str, float]:
+    """The finite numeric entries of a status map (scores, score errors); anything else dropped."""
     if not isinstance(value, Mapping):
         return {}
     return {
